@@ -20,7 +20,7 @@ demo: install
 	$(VENV)/bin/persona_ft demo
 
 test: install
-	$(PY) tools/run_tests.py $(if $(FLAGS),--flags "$(FLAGS)")
+	$(PY) tools/run_tests.py $(if $(FLAGS),--flags "$(FLAGS)") $(if $(SAVE),--save "$(SAVE)")
 
 readme: install
 	$(PY) tools/docs.py readme

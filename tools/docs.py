@@ -25,7 +25,7 @@ def processed_nb(path):
         if c['cell_type'] == 'code': c.setdefault('outputs', []); c.setdefault('execution_count', None)
     d['cells'] = [c for c in d['cells'] if c['source'].strip() or c.get('outputs')]
     d.setdefault('metadata', {}); d.setdefault('nbformat', 4); d.setdefault('nbformat_minor', 5)
-    return nbformat.from_dict(d)
+    return nbformat.reads(json.dumps(d), as_version=4)  # reads joins the line lists execnb writes
 
 def readme_text():
     "README.md's text, rendered from nbs/index.ipynb."
@@ -55,12 +55,55 @@ def main():
     r = sub.add_parser('readme', help='write README.md from nbs/index.ipynb'); r.add_argument('--check', action='store_true')
     c = sub.add_parser('check', help='render every notebook to HTML and check the pages in headless Chromium')
     c.add_argument('--out', default=str(ROOT/'docs_check'))
+    c.add_argument('--executed', default=str(ROOT/'_proc'/'executed'), help='notebooks executed by `make test SAVE=...`')
     a = ap.parse_args()
     if a.cmd == 'readme': return readme(a.check)
-    return check_site(Path(a.out))
+    return check_site(Path(a.out), Path(a.executed))
 
-def check_site(out):
-    "Placeholder replaced below when the HTML check is defined."
-    raise SystemExit('docs check not available')
+def exported_names(module):
+    "Names the package exports from `module` (e.g. 'persona_ft.core'), from nbdev's index."
+    from persona_ft._modidx import d
+    return sorted({k.split('.')[2] for k in d['syms'].get(module, {}) if k.count('.') >= 2})
+
+def render_html(nb_path, out):
+    "Render an executed notebook to `out`/NAME.html with nbdev's processing and nbconvert; return the path."
+    from nbconvert import HTMLExporter
+    html, _ = HTMLExporter(template_name='lab').from_notebook_node(processed_nb(nb_path))
+    dest = out/(nb_path.stem+'.html'); dest.write_text(html); return dest
+
+def chromium(*args, timeout=120):
+    "Run headless Chromium with the flags that keep it off the network; return its stdout."
+    exe = shutil.which('chromium') or shutil.which('chromium-browser') or shutil.which('google-chrome')
+    if not exe: raise SystemExit('docs check needs Chromium: apt-get install chromium')
+    flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+             '--disable-sync', '--no-first-run', '--disable-quic', f'--user-data-dir={tempfile.mkdtemp()}']
+    return subprocess.run([exe, *flags, *args], capture_output=True, text=True, timeout=timeout).stdout
+
+def check_page(html_path, names, want_plot):
+    "Problems with one rendered page as Chromium shows it: missing API docs or plots."
+    dom = chromium('--dump-dom', html_path.as_uri())
+    problems = [f'{html_path.name}: no API doc for {n}' for n in names if not re.search(rf'<h[2-4][^>]*>\s*{re.escape(n)}\b', dom)]
+    if want_plot and 'data:image/png' not in dom: problems.append(f'{html_path.name}: no plot rendered')
+    chromium('--screenshot='+str(html_path.with_suffix('.png')), '--window-size=1280,2400', '--hide-scrollbars', html_path.as_uri())
+    if not html_path.with_suffix('.png').exists(): problems.append(f'{html_path.name}: no screenshot')
+    return problems
+
+PLOTS = {'00_data', '02_quant_lora', '03_train', '04_eval'}  # notebooks whose pages must show a matplotlib figure
+
+def check_site(out, executed):
+    "Render every executed notebook to HTML, open each page in headless Chromium, check API docs and plots."
+    import importlib
+    out.mkdir(parents=True, exist_ok=True); problems = []
+    nbs = sorted(executed.glob('*.ipynb'))
+    if not nbs: raise SystemExit(f'no executed notebooks in {executed}: run `make test SAVE={executed}` first')
+    for nb in nbs:
+        mod = re.search(r'#\|\s*default_exp\s+(\S+)', (NBS/nb.name).read_text())
+        names = exported_names('persona_ft.'+mod.group(1)) if mod else []
+        page = render_html(nb, out)
+        found = check_page(page, names, nb.stem in PLOTS); problems += found
+        print(f"{'ok ' if not found else 'BAD'} {page.name}: {len(names)} API entries checked, screenshot {page.with_suffix('.png').name}")
+    for p in problems: print('  -', p, file=sys.stderr)
+    print(f'docs check: {len(nbs)-len({p.split(":")[0] for p in problems})} pages ok, {len({p.split(":")[0] for p in problems})} with problems')
+    return 1 if problems else 0
 
 if __name__ == '__main__': sys.exit(main())

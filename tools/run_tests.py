@@ -6,17 +6,41 @@ from concurrent.futures import ProcessPoolExecutor
 
 ROOT = Path(__file__).resolve().parent.parent
 
-def _test_one(fn, skip, force):
-    "Test one notebook with nbdev; return (name, passed, seconds)."
-    from nbdev.test import test_nb
-    ok, secs = test_nb(Path(fn), skip_flags=skip, force_flags=force, basepath=ROOT)
-    return Path(fn).name, ok, secs
+def _skip_cell(cell, flags):
+    "True when `cell` is not run as a test: markdown, the export call, `eval: false`, or a skipped flag."
+    if cell.cell_type != 'code' or 'nbdev_export'+'(' in cell.source: return True
+    direc = getattr(cell, 'directives_', {}) or {}
+    if direc.get('eval:', [''])[0].lower() == 'false': return True
+    return bool(flags & direc.keys())
+
+def _test_one(fn, skip, force, save_dir=None):
+    "Run one notebook's cells as nbdev_test does; return (name, passed, seconds, cells run), saving it executed."
+    import traceback
+    from execnb.shell import CaptureShell
+    from execnb.nbio import write_nb
+    from fastcore.xtras import working_directory
+    from nbdev.process import NBProcessor
+    from nbdev.processors import FrontmatterProc
+    os.environ['IN_TEST'] = '1'
+    fn, flags, t0 = Path(fn), set(skip)-set(force), time.time()
+    nb = NBProcessor(fn, procs=FrontmatterProc, process=True, rm_directives=False).nb
+    n_run = sum(not _skip_cell(c, flags) for c in nb.cells)
+    shell, ok = CaptureShell(fn), True
+    try:
+        with working_directory(fn.parent): shell.run_all(nb, exc_stop=True, preproc=lambda c: _skip_cell(c, flags))
+    except Exception:
+        sys.stderr.write(shell.prettytb(fname=fn)+'\n'); ok = False
+    if save_dir:
+        for c in nb.cells: c.pop('directives_', None)
+        Path(save_dir).mkdir(parents=True, exist_ok=True); write_nb(nb, Path(save_dir)/fn.name)
+    return fn.name, ok, time.time()-t0, n_run
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument('--path', default='nbs', help='a notebook, or a folder of notebooks')
     ap.add_argument('--flags', default='', help="space-separated flags to run too, e.g. 'slow'")
     ap.add_argument('--n_workers', type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument('--save', default=None, help='folder to save the executed notebooks in (for the docs check)')
     a = ap.parse_args()
     os.chdir(ROOT)
     from nbdev.config import get_config
@@ -25,15 +49,15 @@ def main():
     files = [p] if p.is_file() else sorted(f for f in p.rglob('*.ipynb') if not any(s.startswith(('_', '.')) for s in f.relative_to(p).parts))
     if not files: print('0 passed, 0 failed (no notebooks found)'); return 1
     os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
-    t0, results = time.time(), []
+    t0, results, cells = time.time(), [], 0
     with ProcessPoolExecutor(a.n_workers) as ex:
-        futs = [ex.submit(_test_one, str(f.resolve()), skip, force) for f in files]
+        futs = [ex.submit(_test_one, str(f.resolve()), skip, force, a.save) for f in files]
         for fut in futs:
-            name, ok, secs = fut.result()
-            print(f"{'PASS' if ok else 'FAIL'} {name} ({secs:.0f}s)", flush=True)
-            results.append(ok)
+            name, ok, secs, n_run = fut.result()
+            print(f"{'PASS' if ok else 'FAIL'} {name}: {n_run} code cells ({secs:.0f}s)", flush=True)
+            results.append(ok); cells += n_run
     passed, failed = sum(results), len(results)-sum(results)
-    print(f"notebooks tested with flags [{a.flags or 'none'}] skipped flags [{' '.join(set(skip)-set(force))}] in {time.time()-t0:.0f}s")
+    print(f"{len(results)} notebooks, {cells} code cells, tested with flags [{a.flags or 'none'}] skipped flags [{' '.join(set(skip)-set(force))}] in {time.time()-t0:.0f}s")
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 and passed > 0 else 1
 
