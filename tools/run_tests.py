@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 "Run the notebooks' cells as tests (nbdev's `test_nb`, the engine of `nbdev_test`) and count them honestly."
-import argparse, os, sys, time
+import argparse, multiprocessing, os, sys, time
 from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor
 
@@ -50,7 +50,8 @@ def main():
     if not files: print('0 passed, 0 failed (no notebooks found)'); return 1
     os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
     t0, results, cells = time.time(), [], 0
-    with ProcessPoolExecutor(a.n_workers) as ex:
+    # a fresh process per notebook: execnb's shell takes over `__main__` in the process it runs in
+    with ProcessPoolExecutor(a.n_workers, mp_context=multiprocessing.get_context('spawn'), max_tasks_per_child=1) as ex:
         futs = [ex.submit(_test_one, str(f.resolve()), skip, force, a.save) for f in files]
         for fut in futs:
             name, ok, secs, n_run = fut.result()
