@@ -49,9 +49,11 @@ def main():
     files = [p] if p.is_file() else sorted(f for f in p.rglob('*.ipynb') if not any(s.startswith(('_', '.')) for s in f.relative_to(p).parts))
     if not files: print('0 passed, 0 failed (no notebooks found)'); return 1
     os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
+    # notebooks run side by side: give each its share of the cores, or torch's threads fight and run ~10x slower
+    os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // min(a.n_workers, len(files)))))
     t0, results, cells = time.time(), [], 0
     # a fresh process per notebook: execnb's shell takes over `__main__` in the process it runs in
-    with ProcessPoolExecutor(a.n_workers, mp_context=multiprocessing.get_context('spawn'), max_tasks_per_child=1) as ex:
+    with ProcessPoolExecutor(min(a.n_workers, len(files)), mp_context=multiprocessing.get_context('spawn'), max_tasks_per_child=1) as ex:
         futs = [ex.submit(_test_one, str(f.resolve()), skip, force, a.save) for f in files]
         for fut in futs:
             name, ok, secs, n_run = fut.result()
