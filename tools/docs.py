@@ -63,12 +63,18 @@ def main():
 def exported_names(module):
     "Names the package exports from `module` (e.g. 'persona_ft.core'), from nbdev's index."
     from persona_ft._modidx import d
-    return sorted({k.split('.')[2] for k in d['syms'].get(module, {}) if k.count('.') >= 2})
+    return sorted({k.split('.')[2] for k in d['syms'].get(module, {}) if k.count('.') >= 2 and not k.split('.')[2].startswith('_')})  # public only: nbdev documents those
 
 def render_html(nb_path, out):
     "Render an executed notebook to `out`/NAME.html with nbdev's processing and nbconvert; return the path."
     from nbconvert import HTMLExporter
-    html, _ = HTMLExporter(template_name='lab').from_notebook_node(processed_nb(nb_path))
+    from traitlets.config import Config
+    nb = processed_nb(nb_path)
+    for c in nb.cells:  # what Quarto would hide: `echo: false` inputs (show_doc calls) and the frontmatter cell
+        if c.cell_type == 'code' and '#| echo: false' in c.source: c.metadata['tags'] = ['remove_input']
+        if c.cell_type == 'raw' and c.source.lstrip().startswith('---'): c.metadata['tags'] = ['remove_cell']
+    cfg = Config({'TagRemovePreprocessor': {'enabled': True, 'remove_input_tags': ['remove_input'], 'remove_cell_tags': ['remove_cell']}})
+    html, _ = HTMLExporter(template_name='lab', config=cfg).from_notebook_node(nb)
     dest = out/(nb_path.stem+'.html'); dest.write_text(html); return dest
 
 def chromium(*args, timeout=120):
@@ -93,11 +99,11 @@ PLOTS = {'00_data', '02_quant_lora', '03_train', '04_eval'}  # notebooks whose p
 def check_site(out, executed):
     "Render every executed notebook to HTML, open each page in headless Chromium, check API docs and plots."
     import importlib
-    out.mkdir(parents=True, exist_ok=True); problems = []
+    out = out.resolve(); out.mkdir(parents=True, exist_ok=True); problems = []
     nbs = sorted(executed.glob('*.ipynb'))
     if not nbs: raise SystemExit(f'no executed notebooks in {executed}: run `make test SAVE={executed}` first')
     for nb in nbs:
-        mod = re.search(r'#\|\s*default_exp\s+(\S+)', (NBS/nb.name).read_text())
+        mod = re.search(r'#\|\s*default_exp\s+([\w.]+)', (NBS/nb.name).read_text())
         names = exported_names('persona_ft.'+mod.group(1)) if mod else []
         page = render_html(nb, out)
         found = check_page(page, names, nb.stem in PLOTS); problems += found
