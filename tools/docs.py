@@ -38,6 +38,7 @@ def readme_text():
         fm = yaml.safe_load(m.group(1)) or {}
         body = f"# {fm.get('title', '')}\n\n> {fm.get('description', '')}\n\n" + body[m.end():]
     body = re.sub(r'\n{3,}', '\n\n', body).strip() + '\n'
+    body = body.replace('](images/', '](nbs/images/')  # the README sits at the root, the images beside the notebooks
     return '<!-- generated from nbs/index.ipynb by `make readme` (tools/docs.py): edit the notebook, not this file -->\n\n' + body
 
 def readme(check=False):

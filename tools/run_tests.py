@@ -48,6 +48,9 @@ def main():
     p = Path(a.path)
     files = [p] if p.is_file() else sorted(f for f in p.rglob('*.ipynb') if not any(s.startswith(('_', '.')) for s in f.relative_to(p).parts))
     if not files: print('0 passed, 0 failed (no notebooks found)'); return 1
+    # the longest notebooks start first, so the two workers finish together (the order does not change results)
+    longest = ['05_demo', '04_eval', 'colab_walkthrough', '03_train']
+    files.sort(key=lambda f: (longest.index(f.stem) if f.stem in longest else len(longest), f.name))
     os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
     # notebooks run side by side: give each its share of the cores, or torch's threads fight and run ~10x slower
     os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // min(a.n_workers, len(files)))))
