@@ -4,17 +4,40 @@
 
 # %% ../nbs/00_core.ipynb #7dbac06a
 from __future__ import annotations
-import os, shutil, tempfile, time, importlib.util, functools, warnings
+import os, re, shutil, tempfile, time, importlib.util, functools, warnings, logging
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['EMBEDDED_MODEL', 'EMBEDDED_PACKAGE', 'EMBEDDED_GGUF', 'EMBEDDED_INSTALL', 'TINY_CHATML', 'TINY_ARCHS',
-           'PersonaFTError', 'cli_parser', 'cache_dir', 'assets_path', 'best_device', 'cpu_has_native_bf16',
-           'default_dtype', 'parse_dtype', 'embedded_gguf_path', 'embedded_model_dir', 'tiny_tokenizer', 'tiny_model']
+__all__ = ['HARMLESS_NOTICES', 'HARMLESS_WARNINGS', 'SHARED_ENV', 'DTYPE_ENV', 'EMBEDDED_MODEL', 'EMBEDDED_PACKAGE',
+           'EMBEDDED_GGUF', 'EMBEDDED_INSTALL', 'TINY_CHATML', 'TINY_ARCHS', 'PersonaFTError', 'DropLogLines',
+           'quiet_known_notices', 'cli_parser', 'cache_dir', 'assets_path', 'shared_data', 'parse_dtype', 'best_device',
+           'cpu_has_native_bf16', 'default_dtype', 'embedded_gguf_path', 'convert_gguf', 'embedded_model_dir',
+           'tiny_tokenizer', 'tiny_model']
 
 # %% ../nbs/00_core.ipynb #fd632a01
 class PersonaFTError(Exception):
     "An error the user can fix: the CLI prints its message without a traceback."
+
+# %% ../nbs/00_core.ipynb #624c18ca
+class DropLogLines(logging.Filter):
+    "A logging filter that drops records whose message starts with one of `starts`."
+    def __init__(self, *starts): super().__init__(); self.starts = starts
+    def filter(self, record): return not str(record.msg).startswith(self.starts)
+
+HARMLESS_NOTICES = {  # logger name -> message prefixes persona_ft drops
+    'bitsandbytes.autograd._functions': ('MatMul8bitLt: inputs will be cast from',),  # 8-bit dtype cast
+    'bitsandbytes.backends.cpu.ops': ('Failed to load CPU gemm_4bit_forward from kernels-community',),  # optional CPU kernel
+}
+HARMLESS_WARNINGS = ('`is_gradient_checkpointing` is deprecated',)  # warning texts persona_ft drops (raised inside peft)
+
+def quiet_known_notices():
+    "Install the filters for `HARMLESS_NOTICES` and `HARMLESS_WARNINGS` (idempotent)."
+    for name, starts in HARMLESS_NOTICES.items():
+        log = logging.getLogger(name)
+        if not any(isinstance(f, DropLogLines) for f in log.filters): log.addFilter(DropLogLines(*starts))
+    for text in HARMLESS_WARNINGS: warnings.filterwarnings('ignore', message=re.escape(text), category=FutureWarning)
+
+quiet_known_notices()
 
 # %% ../nbs/00_core.ipynb #0754fb51
 import argparse
@@ -38,7 +61,39 @@ def assets_path(*parts)->Path:
     import persona_ft
     return Path(persona_ft.__file__).parent.joinpath('assets', *parts)
 
+# %% ../nbs/00_core.ipynb #fcb4f7ee
+SHARED_ENV = 'PERSONA_FT_SHARED'  # environment variable naming the shared data folder
+
+def _repo_roots()->list:
+    "Folders holding `settings.ini` above the working directory and above the package (an editable install)."
+    import persona_ft
+    starts = [Path.cwd(), Path(persona_ft.__file__).resolve().parent]
+    return [p for s in starts for p in (s, *s.parents) if (p/'settings.ini').exists()]
+
+def shared_data(*parts,           # path inside the shared folder, e.g. 'real-data', 'x.csv'
+                why:str='a test', # what needs it, for the skip message
+               )->Path|None:
+    "`../shared/<parts>` beside the checkout (or under `PERSONA_FT_SHARED`); None, printing a skip notice, when absent."
+    roots = [Path(os.environ[SHARED_ENV])] if os.environ.get(SHARED_ENV) else [r.parent/'shared' for r in _repo_roots()]
+    for root in roots:
+        if (p := root.joinpath(*parts)).exists(): return p
+    print(f"SKIPPED {why}: shared data {'/'.join(map(str, parts))} not found (looked in {', '.join(map(str, roots)) or 'no repo root'}); "
+          f"set {SHARED_ENV} to the folder that holds it")
+    return None
+
+# %% ../nbs/00_core.ipynb #6af2041d
+def parse_dtype(name:str|torch.dtype|None)->torch.dtype|None:
+    "A torch dtype from 'bf16', 'fp16', 'fp32', 'auto' (None) or a dtype."
+    import torch
+    if name is None or isinstance(name, torch.dtype): return name
+    names = {'bf16':torch.bfloat16, 'bfloat16':torch.bfloat16, 'fp16':torch.float16, 'float16':torch.float16,
+             'fp32':torch.float32, 'float32':torch.float32, 'auto':None}
+    if name not in names: raise PersonaFTError(f"Unknown dtype {name!r}: use one of {', '.join(names)}")
+    return names[name]
+
 # %% ../nbs/00_core.ipynb #6ba8378b
+DTYPE_ENV = 'PERSONA_FT_DTYPE'  # environment variable that forces the automatic dtype choice
+
 def best_device()->str:
     "'cuda' when a GPU is visible, else 'cpu'."
     import torch
@@ -51,21 +106,12 @@ def cpu_has_native_bf16()->bool:
     return ' avx512_bf16' in flags or ' amx_bf16' in flags
 
 def default_dtype(device:str|None=None)->torch.dtype:
-    "The training dtype for `device`: bf16 where supported natively, else fp16 on GPU or fp32 on CPU."
+    "The compute dtype for `device`: `PERSONA_FT_DTYPE` if set, else bf16 where native, else fp16 on GPU or fp32 on CPU."
     import torch
+    if (forced := parse_dtype(os.environ.get(DTYPE_ENV) or 'auto')) is not None: return forced
     device = device or best_device()
     if device.startswith('cuda'): return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
-
-# %% ../nbs/00_core.ipynb #6af2041d
-def parse_dtype(name:str|torch.dtype|None)->torch.dtype|None:
-    "A torch dtype from 'bf16', 'fp16', 'fp32', 'auto' (None) or a dtype."
-    import torch
-    if name is None or isinstance(name, torch.dtype): return name
-    names = {'bf16':torch.bfloat16, 'bfloat16':torch.bfloat16, 'fp16':torch.float16, 'float16':torch.float16,
-             'fp32':torch.float32, 'float32':torch.float32, 'auto':None}
-    if name not in names: raise PersonaFTError(f"Unknown dtype {name!r}: use one of {', '.join(names)}")
-    return names[name]
 
 # %% ../nbs/00_core.ipynb #cf57ce3d
 EMBEDDED_MODEL = 'embedded'  # the name that stands for the embedded default model
@@ -81,7 +127,7 @@ def embedded_gguf_path()->Path:
     return path
 
 # %% ../nbs/00_core.ipynb #673fe95e
-def _convert_gguf(gguf:Path, dest:Path):
+def convert_gguf(gguf:Path, dest:Path):
     "Dequantize `gguf` into a safetensors model folder at `dest`, atomically."
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -102,7 +148,7 @@ def embedded_model_dir()->Path:
     "Folder of the embedded SmolLM2-135M-Instruct as safetensors, converted from GGUF on first use."
     gguf = embedded_gguf_path()
     dest = cache_dir()/'models'/gguf.stem
-    if not (dest/'config.json').exists(): _convert_gguf(gguf, dest)
+    if not (dest/'config.json').exists(): convert_gguf(gguf, dest)
     return dest
 
 # %% ../nbs/00_core.ipynb #986fd44d

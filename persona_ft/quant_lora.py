@@ -10,16 +10,16 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 from .core import (PersonaFTError, EMBEDDED_MODEL, embedded_model_dir, embedded_gguf_path, best_device,
-                             default_dtype, parse_dtype, cache_dir, _convert_gguf)
+                             default_dtype, parse_dtype, cache_dir, convert_gguf)
 
 # %% auto #0
-__all__ = ['QUANTIZATIONS', 'QUANT_PARAM_CLASSES', 'HARMLESS_NOTICES', 'LORA_TARGETS', 'PRECISIONS', 'RECORDED_CONFIGS',
-           'model_source', 'hub_offline', 'hub_reachable', 'hub_cache_snapshot', 'from_hub', 'set_pad_token',
-           'load_tokenizer', 'check_quantization', 'bnb_config', 'quantized_linear_names', 'check_quantized',
-           'gguf_model_dir', 'quantization_errors', 'load_base', 'save_for_loading', 'quantization_info',
-           'linear_layer_names', 'lora_targets_for', 'enable_checkpointing', 'resolve_targets', 'is_quantized',
-           'attach_lora', 'tensor_bytes', 'weight_counts', 'precision_bytes', 'recorded_config', 'model_config',
-           'estimate_memory', 'memory_report', 'plot_memory']
+__all__ = ['QUANTIZATIONS', 'QUANT_PARAM_CLASSES', 'LORA_TARGETS', 'PRECISIONS', 'RECORDED_CONFIGS', 'model_source',
+           'hub_offline', 'hub_reachable', 'hub_cache_snapshot', 'from_hub', 'set_pad_token', 'load_tokenizer',
+           'check_quantization', 'bnb_config', 'quantized_linear_names', 'check_quantized', 'gguf_model_dir',
+           'quantization_errors', 'load_base', 'save_for_loading', 'quantization_info', 'linear_layer_names',
+           'lora_targets_for', 'enable_checkpointing', 'resolve_targets', 'is_quantized', 'attach_lora', 'tensor_bytes',
+           'weight_counts', 'precision_bytes', 'recorded_config', 'model_config', 'estimate_memory', 'memory_report',
+           'plot_memory']
 
 # %% ../nbs/02_quant_lora.ipynb #be36abf8
 def model_source(model_id:str|Path|None=None, # None/'embedded', local folder, .gguf file or hub id
@@ -129,18 +129,6 @@ def check_quantized(model, quantization:str|None, model_id='model'):
                              f"{QUANT_PARAM_CLASSES[quantization]} weights. Refusing to train unquantized; "
                              "check your bitsandbytes install or drop the quantization flag.")
 
-# %% ../nbs/02_quant_lora.ipynb #d0439da2
-class _DropLogLines(logging.Filter):
-    "A logging filter that drops records whose message starts with one of `starts`."
-    def __init__(self, *starts): super().__init__(); self.starts = starts
-    def filter(self, record): return not str(record.msg).startswith(self.starts)
-
-HARMLESS_NOTICES = {  # logger name -> message prefixes we drop (see the list above)
-    'bitsandbytes.autograd._functions': ('MatMul8bitLt: inputs will be cast from',),  # 8-bit dtype cast
-    'bitsandbytes.backends.cpu.ops': ('Failed to load CPU gemm_4bit_forward from kernels-community',),  # CPU kernel-hub notice
-}
-for _name, _starts in HARMLESS_NOTICES.items(): logging.getLogger(_name).addFilter(_DropLogLines(*_starts))
-
 # %% ../nbs/02_quant_lora.ipynb #8e0a4e08
 def gguf_model_dir(path:str|Path)->Path:
     "A cached safetensors folder holding the dequantized model of the GGUF file at `path`."
@@ -148,7 +136,7 @@ def gguf_model_dir(path:str|Path)->Path:
     if path == embedded_gguf_path().resolve(): return embedded_model_dir()
     key = hashlib.sha1(f'{path}:{path.stat().st_size}:{path.stat().st_mtime_ns}'.encode()).hexdigest()[:10]
     dest = cache_dir()/'models'/f'{path.stem}-{key}'
-    if not (dest/'config.json').exists(): _convert_gguf(path, dest)
+    if not (dest/'config.json').exists(): convert_gguf(path, dest)
     return dest
 
 # %% ../nbs/02_quant_lora.ipynb #2fca8ace
@@ -274,9 +262,7 @@ def attach_lora(model,                        # a causal LM from `load_base` (or
     if gradient_checkpointing: enable_checkpointing(model)
     cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, use_dora=use_dora,
                      use_rslora=use_rslora, bias='none', task_type='CAUSAL_LM')
-    with warnings.catch_warnings():  # peft's checkpointing probe, see "Known harmless notices"
-        warnings.filterwarnings('ignore', message='`is_gradient_checkpointing` is deprecated', category=FutureWarning)
-        peft_model = get_peft_model(model, cfg)
+    peft_model = get_peft_model(model, cfg)  # core drops peft's checkpointing-probe warning
     if verbose:
         trainable, total = peft_model.get_nb_trainable_parameters()
         print(f'LoRA r={r} alpha={alpha} on {targets}: {trainable:,} trainable of {total:,} parameters ({100*trainable/total:.2f}%)')

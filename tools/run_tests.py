@@ -2,7 +2,6 @@
 "Run the notebooks' cells as tests (nbdev's `test_nb`, the engine of `nbdev_test`) and count them honestly."
 import argparse, multiprocessing, os, sys, time
 from pathlib import Path
-from concurrent.futures import ProcessPoolExecutor
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,14 +55,17 @@ def main():
     os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // min(a.n_workers, len(files)))))
     t0, results, cells = time.time(), [], 0
     # a fresh process per notebook: execnb's shell takes over `__main__` in the process it runs in
-    with ProcessPoolExecutor(min(a.n_workers, len(files)), mp_context=multiprocessing.get_context('spawn'), max_tasks_per_child=1) as ex:
-        futs = [ex.submit(_test_one, str(f.resolve()), skip, force, a.save) for f in files]
+    # (multiprocessing.Pool's maxtasksperchild works on every supported Python; ProcessPoolExecutor's needs 3.11)
+    with multiprocessing.get_context('spawn').Pool(min(a.n_workers, len(files)), maxtasksperchild=1) as pool:
+        futs = [pool.apply_async(_test_one, (str(f.resolve()), skip, force, a.save)) for f in files]
         for fut in futs:
-            name, ok, secs, n_run = fut.result()
+            name, ok, secs, n_run = fut.get()
             print(f"{'PASS' if ok else 'FAIL'} {name}: {n_run} code cells ({secs:.0f}s)", flush=True)
             results.append(ok); cells += n_run
     passed, failed = sum(results), len(results)-sum(results)
-    print(f"{len(results)} notebooks, {cells} code cells, tested with flags [{a.flags or 'none'}] skipped flags [{' '.join(set(skip)-set(force))}] in {time.time()-t0:.0f}s")
+    dtype = os.environ.get('PERSONA_FT_DTYPE') or 'auto'
+    print(f"{len(results)} notebooks, {cells} code cells, tested with flags [{a.flags or 'none'}] skipped flags "
+          f"[{' '.join(sorted(set(skip)-set(force)))}], PERSONA_FT_DTYPE={dtype}, in {time.time()-t0:.0f}s")
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 and passed > 0 else 1
 
