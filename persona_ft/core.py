@@ -9,10 +9,10 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['HARMLESS_NOTICES', 'HARMLESS_WARNINGS', 'SHARED_ENV', 'DTYPE_ENV', 'EMBEDDED_MODEL', 'EMBEDDED_PACKAGE',
-           'EMBEDDED_GGUF', 'EMBEDDED_INSTALL', 'TINY_CHATML', 'TINY_ARCHS', 'PersonaFTError', 'DropLogLines',
-           'quiet_known_notices', 'cli_parser', 'cache_dir', 'assets_path', 'shared_data', 'parse_dtype', 'best_device',
-           'cpu_has_native_bf16', 'default_dtype', 'embedded_gguf_path', 'convert_gguf', 'embedded_model_dir',
-           'tiny_tokenizer', 'tiny_model']
+           'EMBEDDED_GGUF', 'EMBEDDED_INSTALL', 'CONVERSION_VERSION', 'GGUF_SPECIAL_IDS', 'TINY_CHATML', 'TINY_ARCHS',
+           'PersonaFTError', 'DropLogLines', 'quiet_known_notices', 'cli_parser', 'cache_dir', 'assets_path',
+           'shared_data', 'parse_dtype', 'best_device', 'cpu_has_native_bf16', 'default_dtype', 'embedded_gguf_path',
+           'gguf_special_tokens', 'convert_gguf', 'embedded_model_dir', 'tiny_tokenizer', 'tiny_model']
 
 # %% ../nbs/00_core.ipynb #fd632a01
 class PersonaFTError(Exception):
@@ -127,8 +127,26 @@ def embedded_gguf_path()->Path:
     return path
 
 # %% ../nbs/00_core.ipynb #673fe95e
+CONVERSION_VERSION = 'v2'  # bumped when the conversion changes, so older cached conversions are not reused
+GGUF_SPECIAL_IDS = {'bos_token': 'bos_token_id', 'eos_token': 'eos_token_id', 'pad_token': 'padding_token_id',
+                    'unk_token': 'unknown_token_id'}  # tokenizer attribute -> `tokenizer.ggml.<key>` in a GGUF file
+
+def gguf_special_tokens(gguf:Path)->dict:
+    "Special-token ids a GGUF file declares: {'eos_token': 2, ...} (those it has)."
+    from gguf import GGUFReader
+    fields, out = GGUFReader(str(gguf)).fields, {}
+    for name, key in GGUF_SPECIAL_IDS.items():
+        if (f := fields.get(f'tokenizer.ggml.{key}')) is not None: out[name] = int(f.parts[f.data[0]][0])
+    return out
+
+def _set_special_tokens(tok, model, ids:dict):
+    "Make `tok`, `model.config` and its generation config use the special tokens `ids` (attribute -> id)."
+    for name, i in ids.items():
+        setattr(tok, name, tok.convert_ids_to_tokens(i))
+        for cfg in (model.config, model.generation_config): setattr(cfg, f'{name}_id', i)
+
 def convert_gguf(gguf:Path, dest:Path):
-    "Dequantize `gguf` into a safetensors model folder at `dest`, atomically."
+    "Dequantize `gguf` into a safetensors model folder at `dest`, atomically, with the file's own special tokens."
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -138,6 +156,7 @@ def convert_gguf(gguf:Path, dest:Path):
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         model.hf_quantizer = None  # GGUF weights are dequantized already: save them as plain fp32
         if hasattr(model.config, 'quantization_config'): del model.config.quantization_config
+        _set_special_tokens(tok, model, gguf_special_tokens(gguf))
         model.save_pretrained(tmp); tok.save_pretrained(tmp)
         try: tmp.rename(dest)
         except OSError:  # another process finished first: keep theirs
@@ -147,7 +166,7 @@ def convert_gguf(gguf:Path, dest:Path):
 def embedded_model_dir()->Path:
     "Folder of the embedded SmolLM2-135M-Instruct as safetensors, converted from GGUF on first use."
     gguf = embedded_gguf_path()
-    dest = cache_dir()/'models'/gguf.stem
+    dest = cache_dir()/'models'/f'{gguf.stem}-{CONVERSION_VERSION}'
     if not (dest/'config.json').exists(): convert_gguf(gguf, dest)
     return dest
 

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 from .core import (PersonaFTError, EMBEDDED_MODEL, embedded_model_dir, embedded_gguf_path, best_device,
-                             default_dtype, parse_dtype, cache_dir, convert_gguf)
+                             default_dtype, parse_dtype, cache_dir, convert_gguf, CONVERSION_VERSION)
 
 # %% auto #0
 __all__ = ['QUANTIZATIONS', 'QUANT_PARAM_CLASSES', 'LORA_TARGETS', 'PRECISIONS', 'RECORDED_CONFIGS', 'model_source',
@@ -134,7 +134,7 @@ def gguf_model_dir(path:str|Path)->Path:
     "A cached safetensors folder holding the dequantized model of the GGUF file at `path`."
     path = Path(path).resolve()
     if path == embedded_gguf_path().resolve(): return embedded_model_dir()
-    key = hashlib.sha1(f'{path}:{path.stat().st_size}:{path.stat().st_mtime_ns}'.encode()).hexdigest()[:10]
+    key = hashlib.sha1(f'{path}:{path.stat().st_size}:{path.stat().st_mtime_ns}:{CONVERSION_VERSION}'.encode()).hexdigest()[:10]
     dest = cache_dir()/'models'/f'{path.stem}-{key}'
     if not (dest/'config.json').exists(): convert_gguf(path, dest)
     return dest

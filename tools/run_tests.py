@@ -24,7 +24,9 @@ def _test_one(fn, skip, force, save_dir=None):
     fn, flags, t0 = Path(fn), set(skip)-set(force), time.time()
     nb = NBProcessor(fn, procs=FrontmatterProc, process=True, rm_directives=False).nb
     n_run = sum(not _skip_cell(c, flags) for c in nb.cells)
-    shell, ok = CaptureShell(fn), True
+    try: shell, ok = CaptureShell(fn), True
+    except Exception:  # the notebook shell itself could not start (a broken toolchain): this notebook fails, the run goes on
+        sys.stderr.write(f'{fn.name}: could not start a notebook shell:\n{traceback.format_exc()}\n'); return fn.name, False, time.time()-t0, n_run
     try:
         with working_directory(fn.parent): shell.run_all(nb, exc_stop=True, preproc=lambda c: _skip_cell(c, flags))
     except Exception:
