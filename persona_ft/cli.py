@@ -20,6 +20,7 @@ COMMANDS = {  # subcommand -> (module, function, one-line summary)
     'merge':  ('persona_ft.eval',  'cli_merge',  'merge an adapter into a full-precision copy of its base'),
     'demo':   ('persona_ft.demo',  'cli_demo',   'the whole story offline: data, train, evaluate, report'),
     'bench':  ('persona_ft.bench', 'cli_bench',  'measure training throughput, MFU and persona switching'),
+    'serve':  ('persona_ft.serve', 'cli_serve',  'serve trained personas with an OpenAI-compatible HTTP API'),
 }
 
 def usage()->str:

@@ -4,21 +4,23 @@
 
 # %% ../nbs/00_data.ipynb #42330cca
 from __future__ import annotations
-import ast, csv, io, json, random, re, statistics, warnings
-from collections import defaultdict
+import ast, csv, hashlib, io, json, random, re, statistics, warnings
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 import datasets
 from .core import PersonaFTError, assets_path, cli_parser
 
 # %% auto #0
-__all__ = ['TURN', 'FEATURES', 'ROLES', 'PERSONA_FILES', 'DATA_READERS', 'BUNDLED', 'DATA_EXAMPLES', 'DataError', 'make_example',
-           'BadRecord', 'get_field', 'get_str_list', 'persona_from_path', 'from_seed', 'dialogue_turns',
-           'from_persona_chat', 'chat_turns', 'from_chat', 'record_format', 'parse_record', 'read_jsonl', 'read_json',
-           'read_csv', 'read_parquet', 'load_persona_descriptions', 'is_hub_id', 'data_files', 'read_hub', 'Problems',
-           'examples_from', 'apply_descriptions', 'select_personas', 'load_report', 'name_persona_chat',
-           'load_persona_data', 'bundled_data_path', 'example_key', 'dedup_examples', 'split_groups',
-           'split_train_eval', 'prompt_text', 'text_lengths', 'length_stats', 'summarize_data', 'summary_table',
-           'plot_lengths', 'data_parser', 'cli_data']
+__all__ = ['TURN', 'FEATURES', 'MERGED', 'ROLES', 'SPC_COLUMNS', 'SPEAKERS', 'PERSONA_FILES', 'DATA_READERS', 'BUNDLED',
+           'SPLIT_BY', 'DATA_EXAMPLES', 'DataError', 'profile_key', 'make_example', 'BadRecord', 'get_field',
+           'get_str_list', 'persona_from_path', 'from_seed', 'merge_turns', 'dialogue_turns', 'from_persona_chat',
+           'chat_turns', 'from_chat', 'spc_turns', 'from_spc', 'record_format', 'parse_record', 'read_jsonl',
+           'read_json', 'read_csv', 'read_parquet', 'load_persona_descriptions', 'is_hub_id', 'data_files', 'read_hub',
+           'reason_kind', 'Problems', 'examples_from', 'apply_descriptions', 'select_personas', 'LoadReport',
+           'problems_report', 'load_report', 'name_persona_chat', 'load_persona_data', 'bundled_data_path',
+           'example_key', 'dedup_examples', 'split_groups', 'split_train_eval', 'prompt_text', 'text_lengths',
+           'length_stats', 'summarize_data', 'summary_table', 'plot_lengths', 'data_parser', 'cli_data']
 
 # %% ../nbs/00_data.ipynb #1bf281b7
 class DataError(PersonaFTError):
@@ -26,8 +28,14 @@ class DataError(PersonaFTError):
 
 TURN = {'role': datasets.Value('string'), 'content': datasets.Value('string')}  # one dialogue turn
 FEATURES = datasets.Features({'persona': datasets.Value('string'), 'facts': datasets.List(datasets.Value('string')),
-    'description': datasets.Value('string'), 'history': datasets.List(TURN),
-    'reply': datasets.Value('string'), 'source': datasets.Value('string')})
+    'description': datasets.Value('string'), 'history': datasets.List(TURN), 'reply': datasets.Value('string'),
+    'source': datasets.Value('string'), 'conv_id': datasets.Value('string'), 'profile': datasets.Value('string')})
+
+def profile_key(ex:dict)->str:
+    "A short hash of an example's persona: its name, its facts (any order, any case and spacing) and description."
+    norm = lambda s: ' '.join(s.lower().split())
+    text = json.dumps([ex.get('persona', ''), sorted(map(norm, ex.get('facts') or [])), norm(ex.get('description') or '')])
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 def make_example(persona:str,            # persona name
                  history:list,           # role/content turns, oldest first
@@ -35,10 +43,12 @@ def make_example(persona:str,            # persona name
                  facts:list|None=None,   # persona facts
                  description:str='',     # free-text persona description
                  source:str='',          # where the example came from, `file:LINE`
+                 conv_id:str='',         # the conversation it belongs to ('' = its own)
                 )->dict:
     "One canonical example."
-    return dict(persona=persona, facts=list(facts or []), description=description, history=list(history),
-                reply=reply, source=source)
+    ex = dict(persona=persona, facts=list(facts or []), description=description, history=list(history),
+              reply=reply, source=source, conv_id=conv_id)
+    return {**ex, 'profile': profile_key(ex)}
 
 # %% ../nbs/00_data.ipynb #378f9b91
 class BadRecord(Exception):
@@ -103,6 +113,22 @@ def from_seed(rec:dict,     # {instruction, input?, output} or {text}, optional 
     if extra and extra.strip(): prompt = f'{prompt}\n\n{extra}'
     return [make_example(persona, [{'role':'user', 'content':prompt}], get_field(rec, 'output', nonempty=True))]
 
+# %% ../nbs/00_data.ipynb #d0919c15
+MERGED = 'consecutive same-speaker turns merged'  # load-report note
+
+def merge_turns(turns:list, # role/content turns, oldest first
+               )->tuple:
+    "(`turns` with consecutive turns of one role joined by a newline, number of turns merged away)."
+    out = []
+    for t in turns:
+        if out and out[-1]['role'] == t['role']: out[-1] = {**out[-1], 'content': out[-1]['content'] + '\n' + t['content']}
+        else: out.append(dict(t))
+    return out, len(turns) - len(out)
+
+def _note(notes:Counter|None, what:str, n:int=1):
+    "Count `n` occurrences of `what` in `notes` (the load report's notes), if any are kept."
+    if notes is not None and n: notes[what] += n
+
 # %% ../nbs/00_data.ipynb #05c56ef7
 _SPEAKER = re.compile(r'^\s*Persona\s*([AB])\s*:\s*', re.I)
 
@@ -118,13 +144,15 @@ def dialogue_turns(lines:list, # 'Persona A: ...' / 'Persona B: ...' or bare str
 
 def from_persona_chat(rec:dict,    # {persona_b, dialogue, reference, conv_id?}
                       persona:str, # the name every Persona-Chat row is trained under
+                      notes:Counter|None=None, # counts what was merged
                      )->list:
-    "Canonical examples from one Persona-Chat row."
-    facts, history = get_str_list(rec, 'persona_b'), dialogue_turns(get_str_list(rec, 'dialogue'))
-    reply = get_field(rec, 'reference', nonempty=True)
-    if history and history[-1]['role'] != 'user':
-        raise BadRecord("field 'dialogue' must end with a 'Persona A' (user) turn, the one 'reference' answers")
-    return [make_example(persona, history, reply, facts=facts)]
+    "Canonical examples from one Persona-Chat row; same-speaker turns merged, B's last turn into the reply."
+    facts, reply = get_str_list(rec, 'persona_b'), get_field(rec, 'reference', nonempty=True)
+    history, n = merge_turns(dialogue_turns(get_str_list(rec, 'dialogue')))
+    if history and history[-1]['role'] != 'user': reply, n = history.pop()['content'] + '\n' + reply, n + 1
+    _note(notes, MERGED, n)
+    conv = rec.get('conv_id')
+    return [make_example(persona, history, reply, facts=facts, conv_id='' if conv is None else str(conv))]
 
 # %% ../nbs/00_data.ipynb #ae9dd56e
 ROLES = ('system', 'user', 'assistant')
@@ -155,25 +183,73 @@ def from_chat(rec:dict,          # {messages: [{role, content}, ...], persona?}
         out.append(make_example(persona, history, msgs[i]['content'], description=system))
     return out
 
+# %% ../nbs/00_data.ipynb #899c9702
+SPC_COLUMNS = ('user 1 personas', 'user 2 personas', 'Best Generated Conversation')  # columns of the published CSV
+_SPC_SPEAKER = re.compile(r'^[\s*]*User\s*([12])\s*:[\s*]*', re.I)
+
+def spc_turns(text:str,                # the 'Best Generated Conversation' cell
+              notes:Counter|None=None, # counts unlabelled lines
+             )->list:
+    "(speaker '1' or '2', text) turns of an SPC conversation, unlabelled lines continuing the turn before."
+    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    if not any(_SPC_SPEAKER.match(l) for l in lines):
+        _note(notes, 'conversations without speaker labels, read as alternating from User 1')
+        return [('12'[i % 2], l) for i, l in enumerate(lines)]
+    turns = []
+    for l in lines:
+        if m := _SPC_SPEAKER.match(l): turns.append((m.group(1), l[m.end():].strip()))
+        elif turns: turns[-1] = (turns[-1][0], turns[-1][1] + '\n' + l); _note(notes, 'lines without a speaker label, kept in the turn before')
+        else: _note(notes, 'lines before the first speaker label, dropped')
+    return [(s, t) for s, t in turns if t]
+
+# %% ../nbs/00_data.ipynb #f23ad0c0
+SPEAKERS = {'user1': '1', 'user2': '2', 'both': '12'}  # learned side -> SPC speakers it trains
+_PLACEHOLDER = re.compile(r'\[[^\]]*\]')
+
+def _spc_facts(rec:dict, s:str)->list:
+    "The facts of SPC speaker `s`, one per line."
+    return [f.strip() for f in get_field(rec, f'user {s} personas', nonempty=True).splitlines() if f.strip()]
+
+def from_spc(rec:dict,                # one SPC row, the published columns
+             persona:str,             # the name the corpus is trained under
+             speaker:str='user2',     # learned side: 'user1', 'user2' or 'both'
+             notes:Counter|None=None, # counts merged turns, unlabelled lines, placeholders
+            )->list:
+    "Canonical examples from one Synthetic-Persona-Chat row: one per turn of the learned speaker(s)."
+    local, out = Counter(), []
+    facts = {s: _spc_facts(rec, s) for s in SPEAKERS[speaker]}
+    turns, n = merge_turns([{'role': s, 'content': c} for s, c in spc_turns(get_field(rec, SPC_COLUMNS[2], nonempty=True), local)])
+    for s in SPEAKERS[speaker]:
+        hist = [{'role': 'assistant' if t['role'] == s else 'user', 'content': t['content']} for t in turns]
+        out += [make_example(persona, hist[:i], t['content'], facts=facts[s]) for i, t in enumerate(hist) if t['role'] == 'assistant']
+    if not out: raise BadRecord(f"field '{SPC_COLUMNS[2]}' has no 'User {SPEAKERS[speaker][0]}:' turn to learn")
+    _note(local, MERGED, n); _note(local, 'replies with a [placeholder], kept as published', sum(bool(_PLACEHOLDER.search(e['reply'])) for e in out))
+    if notes is not None: notes.update(local)
+    return out
+
 # %% ../nbs/00_data.ipynb #aaac1c58
 def record_format(rec)->str:
-    "'chat', 'persona_chat' or 'seed': which source format a record is in."
+    "'chat', 'persona_chat', 'spc' or 'seed': which source format a record is in."
     if not isinstance(rec, dict): raise BadRecord(f"record must be a JSON object, got {_type_name(rec)}")
     if 'messages' in rec: return 'chat'
     if {'persona_b', 'dialogue', 'reference'} & rec.keys(): return 'persona_chat'
+    if set(SPC_COLUMNS) & rec.keys(): return 'spc'
     if {'instruction', 'output', 'text'} & rec.keys(): return 'seed'
     raise BadRecord(f"unknown record format with fields {sorted(rec)}: expected 'messages', 'instruction'+'output', "
-                    "'text', or 'persona_b'+'dialogue'+'reference'")
+                    f"'text', 'persona_b'+'dialogue'+'reference', or the Synthetic-Persona-Chat columns {list(SPC_COLUMNS)}")
 
 def parse_record(rec,                       # one parsed JSON object or table row
                  persona:str,               # persona for records that do not name one
                  all_targets=False,         # every assistant turn of a chat is a target
-                 persona_chat_name='persona_chat', # persona name of Persona-Chat rows
+                 persona_chat_name='persona_chat', # persona name of Persona-Chat and SPC rows
+                 speaker='user2',           # learned side of SPC conversations: 'user1', 'user2' or 'both'
+                 notes:Counter|None=None,   # counts what loading changed (merged turns, ...)
                 )->list:
     "Canonical examples from a record of any supported format."
     fmt = record_format(rec)
     if fmt == 'chat': return from_chat(rec, persona, all_targets)
-    if fmt == 'persona_chat': return from_persona_chat(rec, persona_chat_name)
+    if fmt == 'persona_chat': return from_persona_chat(rec, persona_chat_name, notes)
+    if fmt == 'spc': return from_spc(rec, persona_chat_name, speaker, notes)
     return from_seed(rec, persona)
 
 # %% ../nbs/00_data.ipynb #d285cb75
@@ -279,13 +355,17 @@ def read_hub(repo_id:str, # hub dataset id, 'owner/name'
     for n, rec in enumerate(ds, 1): yield f'{repo_id}, row {n}', f'{repo_id}:{n}', rec
 
 # %% ../nbs/00_data.ipynb #96da94fb
+def reason_kind(reason)->str:
+    "The kind of a bad-row reason: its text up to the first ' (' or ': ' (the details)."
+    return re.split(r' \(|: ', str(reason), maxsplit=1)[0]
+
 class Problems:
-    "Bad-row reasons: raised at once as a `DataError`, or collected when `skip` is set."
-    def __init__(self, skip:bool=False): self.skip, self.reasons = skip, []
+    "Bad-row reasons: raised at once as a `DataError`, or collected (with their file and line) when `skip` is set."
+    def __init__(self, skip:bool=False): self.skip, self.reasons, self.rows, self.kinds, self.notes = skip, [], [], Counter(), Counter()
     def __call__(self, where:str, reason):
         msg = f'{where}: {reason}'
         if not self.skip: raise DataError(msg)
-        self.reasons.append(msg)
+        self.reasons.append(msg); self.rows.append(where); self.kinds[reason_kind(reason)] += 1
     def summary(self, n=3)->str:
         "How many rows were skipped, with the first `n` reasons."
         more = f' (and {len(self.reasons)-n} more)' if len(self.reasons) > n else ''
@@ -297,17 +377,19 @@ def _source_rows(src):
     return read_hub(src) if isinstance(src, str) else DATA_READERS[src.suffix](src)
 
 def examples_from(src,                # a data file (Path) or a hub id (str)
-                  problems:Problems,  # where bad rows go
+                  problems:Problems,  # where bad rows and notes go
                   all_targets=False,  # every assistant turn of a chat is a target
-                  persona_chat_name='persona_chat', # persona name of Persona-Chat rows
+                  persona_chat_name='persona_chat', # persona name of Persona-Chat and SPC rows
+                  speaker='user2',    # learned side of SPC conversations
                  )->list:
-    "Canonical examples from one data source."
+    "Canonical examples from one data source; an example without a `conv_id` gets its `source`."
     out, persona, n = [], persona_from_path(src), 0
     try:
         for n, (where, source, rec) in enumerate(_source_rows(src), 1):
             try:
                 if isinstance(rec, BadRecord): raise rec
-                out += [{**ex, 'source': source} for ex in parse_record(rec, persona, all_targets, persona_chat_name)]
+                exs = parse_record(rec, persona, all_targets, persona_chat_name, speaker, problems.notes)
+                out += [{**ex, 'source': source, 'conv_id': ex['conv_id'] or source} for ex in exs]
             except BadRecord as e: problems(where, e)
     except BadRecord as e: problems(str(src), e)  # the whole file is unreadable
     else:
@@ -337,15 +419,41 @@ def select_personas(examples:list, persona_name, path)->list:
         raise DataError(f"No persona named {', '.join(map(repr, missing))} in {path}; personas found: {', '.join(found)}")
     return [ex for ex in examples if ex['persona'] in names]
 
+# %% ../nbs/00_data.ipynb #bdf634e2
+@dataclass
+class LoadReport:
+    "What loading did: rows skipped (by reason, by file and line) and rows changed (merged turns, ...)."
+    path:str = ''                                 # what was loaded
+    skipped_invalid:int = 0                       # rows dropped by `skip_invalid`
+    skip_counts:dict = field(default_factory=dict)   # kind of reason -> rows dropped
+    skipped_rows:list = field(default_factory=list)  # 'file, line N' of each dropped row (the first 1000)
+    skip_reasons:list = field(default_factory=list)  # the first 5 full messages
+    notes:dict = field(default_factory=dict)      # what loading changed or kept -> count
+    def to_dict(self)->dict: return asdict(self)
+    @classmethod
+    def from_dict(cls, d:dict): return cls(**{k: v for k, v in d.items() if k in {f.name for f in fields(cls)}})
+    def summary(self)->str:
+        "The report in a few lines: skipped rows by reason, the first rows named, then the notes."
+        lines = [f'skipped {n} rows: {k}' for k, n in self.skip_counts.items()]
+        if self.skipped_rows: lines.append('skipped: ' + '; '.join(self.skipped_rows[:5]) + (' …' if self.skipped_invalid > 5 else ''))
+        return '\n'.join(lines + [f'{k}: {n}' for k, n in self.notes.items()])
+    def _repr_markdown_(self)->str: return f'**{self.path}**\n\n' + '\n'.join(f'- {l}' for l in self.summary().splitlines())
+
+def problems_report(problems:Problems, path)->LoadReport:
+    "The `LoadReport` of a load of `path` that met `problems`."
+    return LoadReport(str(path), len(problems.reasons), dict(problems.kinds), problems.rows[:1000], problems.reasons[:5], dict(problems.notes))
+
 # %% ../nbs/00_data.ipynb #f6731c75
-def _to_dataset(examples:list, report:dict)->datasets.Dataset:
-    "A canonical Dataset of `examples` that carries `report` in `info.description`."
+def _to_dataset(examples:list, report:LoadReport|dict)->datasets.Dataset:
+    "A canonical Dataset of `examples` (profiles refreshed) that carries `report` in `info.description`."
+    report = report.to_dict() if isinstance(report, LoadReport) else report
+    examples = [{**ex, 'conv_id': ex.get('conv_id', ''), 'profile': profile_key(ex)} for ex in examples]
     return datasets.Dataset.from_list(examples, features=FEATURES, info=datasets.DatasetInfo(description=json.dumps(report), features=FEATURES))
 
-def load_report(ds:datasets.Dataset)->dict:
-    "The load report of a dataset from `load_persona_data`: path, skipped_invalid, skip_reasons."
-    try: return json.loads(ds.info.description or '{}')
-    except json.JSONDecodeError: return {}
+def load_report(ds:datasets.Dataset)->LoadReport:
+    "The `LoadReport` of a dataset from `load_persona_data` (empty for other datasets)."
+    try: return LoadReport.from_dict(json.loads(ds.info.description or '{}'))
+    except (json.JSONDecodeError, AttributeError, TypeError): return LoadReport()
 
 def _sources(path)->tuple:
     "(sources, automatic persona file) for a path or hub id."
@@ -364,17 +472,18 @@ def load_persona_data(path,                 # data file, directory, or hub datas
                       persona_file=None,    # JSON/YAML persona descriptions (default: the directory's personas.yaml)
                       skip_invalid=False,   # drop bad rows (warning with count and reasons) instead of raising
                       all_targets=False,    # every assistant turn of a chat is a target
-                      persona_chat_name='persona_chat', # persona name of Persona-Chat rows
+                      persona_chat_name='persona_chat', # persona name of Persona-Chat and SPC rows
+                      speaker='user2',      # learned side of SPC conversations: 'user1', 'user2' or 'both'
                      )->datasets.Dataset:
     "Load persona data from a file, directory or hub id into the canonical schema, validating every row."
+    if speaker not in SPEAKERS: raise DataError(f"Unknown speaker {speaker!r}: choose from {', '.join(SPEAKERS)}")
     problems, (sources, auto_pf) = Problems(skip_invalid), _sources(path)
-    examples = [ex for src in sources for ex in examples_from(src, problems, all_targets, persona_chat_name)]
+    examples = [ex for src in sources for ex in examples_from(src, problems, all_targets, persona_chat_name, speaker)]
     if persona_file or auto_pf: apply_descriptions(examples, load_persona_descriptions(persona_file or auto_pf))
     name_persona_chat(examples, persona_name, persona_chat_name)
     if problems.reasons: warnings.warn(problems.summary())
     if not examples: raise DataError(f'No valid examples in {path}' + (f' ({problems.summary()})' if problems.reasons else ''))
-    examples = select_personas(examples, persona_name, path)
-    return _to_dataset(examples, {'path': str(path), 'skipped_invalid': len(problems.reasons), 'skip_reasons': problems.reasons[:5]})
+    return _to_dataset(select_personas(examples, persona_name, path), problems_report(problems, path))
 
 # %% ../nbs/00_data.ipynb #f4caf530
 BUNDLED = {'personas': ('personas',), 'persona_chat': ('persona_chat.jsonl',),
@@ -390,12 +499,14 @@ def bundled_data_path(kind:str='personas', # 'personas', 'persona_chat' or 'desc
 
 # %% ../nbs/00_data.ipynb #2e3acdb1
 def example_key(ex:dict, with_reply=True)->str:
-    "A hashable key of an example's persona and history (and reply)."
-    return json.dumps([ex['persona'], ex['history']] + ([ex['reply']] if with_reply else []), sort_keys=True)
+    "A hashable key of an example's persona, persona text and history (and reply)."
+    key = [ex['persona'], ex['history']] + ([ex['reply']] if with_reply else [])
+    if ex.get('facts') or ex.get('description'): key.append([ex.get('facts') or [], ex.get('description') or ''])
+    return json.dumps(key, sort_keys=True)
 
 def dedup_examples(ds:datasets.Dataset, # canonical examples
                   )->tuple:
-    "(`ds` without exact duplicates of persona, history and reply, number dropped)."
+    "(`ds` without exact duplicates of persona, persona text, history and reply, number dropped)."
     seen, keep = set(), []
     for i, ex in enumerate(ds.to_list()):  # to_list: one conversion instead of a row at a time
         k = example_key(ex)
@@ -403,6 +514,8 @@ def dedup_examples(ds:datasets.Dataset, # canonical examples
     return ds.select(keep), len(ds) - len(keep)
 
 # %% ../nbs/00_data.ipynb #2eef4b28
+SPLIT_BY = ('conversation', 'persona')  # what `split_train_eval` holds out whole
+
 def _union_find(n:int)->tuple:
     "(find, union) over the integers 0..n-1."
     parent = list(range(n))
@@ -415,15 +528,23 @@ def _union_find(n:int)->tuple:
 def _earlier_steps(ex:dict)->list:
     "Keys of the examples this one continues: each assistant turn of its history with the turns before it."
     h = ex['history']
-    return [example_key({'persona': ex['persona'], 'history': h[:k], 'reply': t['content']})
-            for k, t in enumerate(h) if t['role'] == 'assistant']
+    return [example_key({**ex, 'history': h[:k], 'reply': t['content']}) for k, t in enumerate(h) if t['role'] == 'assistant']
 
-def split_groups(ds:datasets.Dataset)->dict:
-    "persona -> groups of example indices that must stay on one side (shared prompt or same conversation), first seen first."
+def _shared_keys(ex:dict, split_by:str)->list:
+    "Keys that tie `ex` to the other examples of its side: its prompt, then its conversation or its profile."
+    tie = ('conv', ex['persona'], ex.get('conv_id')) if split_by == 'conversation' else ('profile', ex['persona'], ex.get('profile') or profile_key(ex))
+    return [example_key(ex, with_reply=False)] + ([tie] if tie[2] else [])
+
+# %% ../nbs/00_data.ipynb #42491f33
+def split_groups(ds:datasets.Dataset,       # canonical examples
+                 split_by:str='conversation', # also keep each persona profile on one side with 'persona'
+                )->dict:
+    "persona -> groups of example indices that must stay on one side, first seen first."
+    if split_by not in SPLIT_BY: raise DataError(f"Unknown split_by {split_by!r}: choose from {', '.join(SPLIT_BY)}")
     exs = ds.to_list(); find, union = _union_find(len(exs))
-    by_prompt, by_step = {}, {example_key(ex): i for i, ex in reversed(list(enumerate(exs)))}
+    first, by_step = {}, {example_key(ex): i for i, ex in reversed(list(enumerate(exs)))}
     for i, ex in enumerate(exs):
-        union(i, by_prompt.setdefault(example_key(ex, with_reply=False), i))
+        for k in _shared_keys(ex, split_by): union(i, first.setdefault(k, i))
         for k in _earlier_steps(ex):
             if k in by_step: union(i, by_step[k])
     groups = defaultdict(dict)
@@ -441,21 +562,29 @@ def _eval_groups(groups:list, eval_size:float, rng:random.Random)->set:
     return {min(range(len(groups)), key=lambda g: len(groups[g]))}
 
 # %% ../nbs/00_data.ipynb #d774aea7
+def _overlap(dd:datasets.DatasetDict, key)->dict:
+    "How many distinct `key(example)` are in train, in eval, and in both."
+    tr, ev = ({key(e) for e in dd[s].select_columns(['persona', 'profile', 'conv_id'])} for s in ('train', 'eval'))
+    return {'train': len(tr), 'eval': len(ev), 'overlap': len(tr & ev)}
+
 def split_train_eval(ds:datasets.Dataset, # canonical examples
                      eval_size:float=0.1, # fraction of each persona's examples held out
                      seed:int=42,         # shuffling seed
+                     split_by:str='conversation', # hold out whole conversations, or whole persona profiles ('persona')
                     )->tuple:
     "(DatasetDict with 'train' and 'eval', info): dedup, then a seeded persona-stratified split of `split_groups`."
     if not 0 <= eval_size < 1: raise DataError(f'eval_size must be a fraction in [0, 1), got {eval_size}')
     ds, n_dup = dedup_examples(ds)
     train, evl, personas = [], [], {}
-    for persona, groups in sorted(split_groups(ds).items()):
+    for persona, groups in sorted(split_groups(ds, split_by).items()):
         chosen = _eval_groups(groups, eval_size, random.Random(f'{seed}:{persona}'))  # one generator per persona
         tr = [i for g, idx in enumerate(groups) if g not in chosen for i in idx]
         ev = [i for g in sorted(chosen) for i in groups[g]]
         train += tr; evl += ev; personas[persona] = {'train': len(tr), 'eval': len(ev)}
-    info = {'duplicates_dropped': n_dup, 'n_train': len(train), 'n_eval': len(evl), 'personas': personas}
-    return datasets.DatasetDict(train=ds.select(sorted(train)), eval=ds.select(sorted(evl))), info
+    dd = datasets.DatasetDict(train=ds.select(sorted(train)), eval=ds.select(sorted(evl)))
+    info = {'duplicates_dropped': n_dup, 'n_train': len(train), 'n_eval': len(evl), 'split_by': split_by, 'personas': personas,
+            'profiles': _overlap(dd, lambda e: (e['persona'], e['profile'])), 'conversations': _overlap(dd, lambda e: (e['persona'], e['conv_id']))}
+    return dd, info
 
 # %% ../nbs/00_data.ipynb #3107eaa2
 def prompt_text(ex:dict)->str:
@@ -477,7 +606,7 @@ def length_stats(lengths:list)->dict:
 def summarize_data(ds:datasets.Dataset, # canonical examples
                    tokenizer=None,      # count tokens with this tokenizer, else words
                   )->dict:
-    "Per-persona example counts and prompt/reply length statistics."
+    "Per-persona example counts and prompt/reply length statistics; conversations and persona profiles."
     unit, out = ('tokens' if tokenizer is not None else 'words'), {}
     by = defaultdict(list)
     for ex in ds.to_list(): by[ex['persona']].append(ex)
@@ -485,19 +614,22 @@ def summarize_data(ds:datasets.Dataset, # canonical examples
         out[p] = {'n': len(exs), 'turns': length_stats([len(e['history']) for e in exs]),
                   'prompt': length_stats(text_lengths([prompt_text(e) for e in exs], tokenizer)),
                   'reply': length_stats(text_lengths([e['reply'] for e in exs], tokenizer))}
-    return {'personas': {p: s['n'] for p, s in out.items()}, 'n_examples': len(ds), 'unit': unit, 'lengths': out}
+    counts = {k: len(set(ds[c])) for k, c in (('conversations', 'conv_id'), ('profiles', 'profile')) if c in ds.column_names}
+    return {'personas': {p: s['n'] for p, s in out.items()}, 'n_examples': len(ds), **counts, 'unit': unit, 'lengths': out}
 
 # %% ../nbs/00_data.ipynb #4244b27c
-def summary_table(summary:dict, # from `summarize_data`, optionally with 'duplicates_dropped' and 'skipped_invalid'
+def summary_table(summary:dict, # from `summarize_data`, optionally with duplicates_dropped and `LoadReport` fields
                  )->str:
-    "The summary as a plain-text table, one line per persona."
+    "The summary as a plain-text table, one line per persona, then the counts and the load report."
     u, mm = summary['unit'], lambda st: f"{st['median']:g} / {st['max']:g}"
     row = lambda *c: f'{c[0]:28} {c[1]:>8} {c[2]:>9} {c[3]:>22} {c[4]:>22}'
     lines = [row('persona', 'examples', 'max turns', f'prompt {u} median/max', f'reply {u} median/max')]
     for p, st in summary['lengths'].items(): lines.append(row(p, st['n'], st['turns']['max'], mm(st['prompt']), mm(st['reply'])))
     lines.append(row('total', summary['n_examples'], '', '', '').rstrip())
-    extras = [f"{k.replace('_', ' ')}: {summary[k]}" for k in ('duplicates_dropped', 'skipped_invalid') if k in summary]
-    return '\n'.join(lines + (['; '.join(extras)] if extras else []))
+    keys = ('conversations', 'profiles', 'duplicates_dropped', 'skipped_invalid')
+    extras = [f"{k.replace('_', ' ')}: {summary[k]}" for k in keys if k in summary]
+    report = LoadReport.from_dict(summary).summary()
+    return '\n'.join(lines + (['; '.join(extras)] if extras else []) + ([report] if report else []))
 
 # %% ../nbs/00_data.ipynb #d25e9264
 def plot_lengths(ds:datasets.Dataset, # canonical examples
@@ -521,17 +653,20 @@ def plot_lengths(ds:datasets.Dataset, # canonical examples
 DATA_EXAMPLES = """persona_ft data --dataset_path ../shared/seed-data/tame-the-weights
 persona_ft data --dataset_path my_personas/ --persona_name zen_coder,captain_codebeard --json
 persona_ft data --dataset_path qa.jsonl --persona_file personas.yaml --skip_invalid
+persona_ft data --dataset_path Synthetic-Persona-Chat_test.csv --speaker both --skip_invalid
 persona_ft data --dataset_path Cynaptics/persona-chat --persona_name chitchat"""
 
 def data_parser():
     "The argument parser of `persona_ft data`."
-    p = cli_parser('data', 'Validate persona data (seed-1 JSONL, Persona-Chat, chat messages; a file, folder or hub id) '
-                   'and summarise it per persona: examples after removing duplicates, prompt and reply lengths.', DATA_EXAMPLES)
+    p = cli_parser('data', 'Validate persona data (seed-1 JSONL, Persona-Chat, Synthetic-Persona-Chat CSV, chat messages; '
+                   'a file, folder or hub id) and summarise it per persona: examples after removing duplicates, '
+                   'prompt and reply lengths, rows skipped and turns merged.', DATA_EXAMPLES)
     p.add_argument('--dataset_path', required=True, help='data file, directory, or hub dataset id')
     p.add_argument('--persona_name', default=None, help="persona(s) to keep: one name, 'a,b' or 'all' (default)")
     p.add_argument('--persona_file', default=None, help='JSON/YAML persona descriptions (name -> description/facts)')
-    p.add_argument('--skip_invalid', action='store_true', help='drop invalid rows instead of stopping at the first')
+    p.add_argument('--skip_invalid', action='store_true', help='drop invalid rows (counted by reason, named by file and line)')
     p.add_argument('--all_targets', action='store_true', help='every assistant turn of a chat is a training target')
+    p.add_argument('--speaker', default='user2', choices=SPEAKERS, help='learned side of Synthetic-Persona-Chat conversations')
     p.add_argument('--tokenizer', default=None, help="count lengths in tokens of this model id/folder ('embedded' = default model)")
     p.add_argument('--json', action='store_true', help='print one JSON object instead of a table')
     return p
@@ -549,9 +684,10 @@ def cli_data(argv:list|None=None, # command-line arguments after `data`
             )->int:
     "`persona_ft data`: validate and summarise a persona dataset."
     a = data_parser().parse_args(argv)
-    ds = load_persona_data(a.dataset_path, a.persona_name, a.persona_file, a.skip_invalid, a.all_targets)
+    ds = load_persona_data(a.dataset_path, a.persona_name, a.persona_file, a.skip_invalid, a.all_targets, speaker=a.speaker)
     ds, n_dup = dedup_examples(ds)
+    rep = load_report(ds).to_dict()
     summary = {**summarize_data(ds, _tokenizer_for(a.tokenizer)), 'duplicates_dropped': n_dup,
-               'skipped_invalid': load_report(ds).get('skipped_invalid', 0)}
+               **{k: rep[k] for k in ('skipped_invalid', 'skip_counts', 'notes')}, 'skipped_rows': rep['skipped_rows'][:20]}
     print(json.dumps(summary) if a.json else summary_table(summary))
     return 0

@@ -66,22 +66,22 @@ def demo_config(personas:list, run_dir:Path, model_id=EMBEDDED_MODEL, max_steps:
 def evaluate_run(adapters:dict, run_dir:Path, max_examples:int=8, max_new_tokens:int=48, log=print)->dict:
     "Evaluate base and `adapters` (persona -> folder) on their held-out data; write the report; return metrics."
     from persona_ft.eval import PersonaServer, evaluate_models, write_report, read_training_card, heldout_examples
-    cards = {p: read_training_card(d) for p, d in adapters.items()}
-    card = next(iter(cards.values()))
-    examples = heldout_examples(card['data']['source'], card, list(adapters), max_examples)
+    records = {p: read_training_card(d) for p, d in adapters.items()}
+    examples = heldout_examples(None, records, list(adapters), max_examples)
     report = evaluate_models(examples, server=PersonaServer(None, adapters), max_new_tokens=max_new_tokens, log=log)
-    info = {'base model': card['base_model'], 'held-out examples': len(examples), 'max_new_tokens': max_new_tokens}
+    info = {'base model': next(iter(records.values())).base_model, 'held-out examples': len(examples), 'max_new_tokens': max_new_tokens}
     write_report(report, run_dir, title='persona_ft demo', info=info)
-    add_training_section(run_dir, adapters, cards)
+    add_training_section(run_dir, adapters, records)
     return report.metrics
 
-def add_training_section(run_dir:Path, adapters:dict, cards:dict):
-    "Copy each adapter's loss curve next to report.md and add a training table to it."
-    rows = ['## Training', '', '| persona | steps | train seconds | eval loss before | eval loss after |', '|---|---|---|---|---|']
+def add_training_section(run_dir:Path, adapters:dict, records:dict):
+    "Copy each adapter's loss curve next to report.md and add a training table (from the `TrainingRecord`s) to it."
+    rows = ['## Training', '', '| persona | steps | train seconds | mixed precision | eval loss before | eval loss after |', '|---|---|---|---|---|---|']
     imgs = []
     for p, d in adapters.items():
-        c = cards[p]; steps = (c.get('hyperparameters') or {}).get('global_step', '')
-        rows.append(f"| {p} | {steps} | {c.get('train_seconds', 0):.0f} | {c['base_eval_loss']:.3f} | {c['final_eval_loss']:.3f} |")
+        r = records[p]
+        rows.append(f"| {p} | {r.hyperparameters.get('global_step', '')} | {r.train_seconds or 0:.0f} | {r.mixed_precision} | "
+                    f"{r.base_eval_loss:.3f} | {r.final_eval_loss:.3f} |")
         if (Path(d)/'loss.png').exists(): shutil.copy(Path(d)/'loss.png', run_dir/f'loss_{p}.png'); imgs.append(f'![loss {p}](loss_{p}.png)')
     rep = run_dir/'report.md'
     rep.write_text(rep.read_text() + '\n' + '\n'.join(rows + [''] + imgs) + '\n')

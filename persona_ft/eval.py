@@ -4,23 +4,25 @@
 
 # %% ../nbs/04_eval.ipynb #0d28f7c4
 from __future__ import annotations
-import json, math, re, os, sys, functools, importlib.util, contextlib, html
+import json, math, re, os, sys, functools, importlib.util, contextlib, html, warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 import torch
 import torch.nn.functional as F
 from .core import PersonaFTError, cli_parser
+from .train import (TrainingRecord, load_record, record_from_dict, heldout_key, examples_sha256, stop_strings_for,
+                              tokenizer_sha256, write_atomically)
 from transformers import AutoTokenizer
 
 # %% auto #0
 __all__ = ['MINILM_PACKAGE', 'MINILM_INSTALL', 'PLOT_METRICS', 'CHAT_HELP', 'normalize_answer', 'unigram_f1', 'distinct_n',
            'mean_reply_len', 'eos_rate', 'perplexity', 'minilm_dir', 'SentenceEncoder', 'sentence_encoder',
            'persona_texts', 'persona_consistency_scores', 'persona_consistency', 'read_training_card', 'adapter_names',
-           'reply_nll', 'generate_replies', 'PersonaServer', 'score_replies', 'summarize_records', 'EvalReport',
-           'evaluate_models', 'plot_metrics', 'plot_separability', 'write_report', 'merge_adapter', 'ChatWidget',
-           'CompareWidget', 'heldout_examples', 'eval_parser', 'cli_eval', 'persona_profiles', 'chat_repl', 'cli_chat',
-           'cli_merge']
+           'reply_nll', 'generate_replies', 'check_servable', 'ServeProfile', 'serve_profile', 'PersonaServer',
+           'score_replies', 'summarize_records', 'EvalReport', 'evaluate_models', 'plot_metrics', 'plot_separability',
+           'write_report', 'end_of_turn_config', 'merge_adapter', 'ChatWidget', 'CompareWidget', 'heldout_examples',
+           'eval_parser', 'cli_eval', 'persona_profiles', 'chat_repl', 'cli_chat', 'cli_merge']
 
 # %% ../nbs/04_eval.ipynb #47fc67d7
 _PUNCT = re.compile(r'[!"#$%&()*+,\-./:;<=>?@\[\]\\^`{|}~_\']')
@@ -124,18 +126,16 @@ def persona_consistency(replies:list, personas:list, encoder=None)->float:
     return sum(scores)/len(scores) if scores else float('nan')
 
 # %% ../nbs/04_eval.ipynb #fc3481db
-def read_training_card(adapter_dir)->dict:
-    "The `training_card.json` of `adapter_dir` (empty when absent), after checking it holds an adapter."
+def read_training_card(adapter_dir)->TrainingRecord:
+    "The `TrainingRecord` of `adapter_dir`, after checking that it holds an adapter."
     d = Path(adapter_dir)
     if not (d/'adapter_config.json').exists():
         raise PersonaFTError(f"{d} is not an adapter folder (no adapter_config.json): pass a *_final_adapter folder written by `persona_ft train`")
-    f = d/'training_card.json'
-    return json.loads(f.read_text()) if f.exists() else {}
+    return load_record(d)
 
 def adapter_names(adapter_dirs:list)->dict:
-    "Name -> folder for `adapter_dirs`: the persona of each training card, or the folder name when personas repeat."
-    cards = [read_training_card(d) for d in adapter_dirs]
-    personas = [c.get('persona') or Path(d).name.removesuffix('_final_adapter') for c, d in zip(cards, adapter_dirs)]
+    "Name -> folder for `adapter_dirs`: the persona of each record, or the folder name when personas repeat."
+    personas = [read_training_card(d).persona for d in adapter_dirs]
     if len(set(personas)) < len(personas): personas = [Path(d).name for d in adapter_dirs]
     if len(set(personas)) < len(personas): personas = [str(d) for d in adapter_dirs]
     if 'base' in personas: raise PersonaFTError("An adapter may not be named 'base': that name stands for the base model")
@@ -183,30 +183,42 @@ def _cut_at_stop(ids:list, stop:set)->tuple:
         if t in stop: return ids[:i], True
     return ids, False
 
+def _decode_reply(ids:list, tokenizer, stop:set, strings:list, pad:int)->dict:
+    "A generated row as {'text', 'n_tokens', 'stopped'}: cut at the first stop token, then before the first stop string."
+    ids, stopped = _cut_at_stop(ids, stop)
+    while not stopped and ids and ids[-1] == pad: ids = ids[:-1]  # rows that ended on a stop string are padded
+    text = tokenizer.decode(ids, skip_special_tokens=True)
+    cut = min((text.find(s) for s in strings if s in text), default=-1)
+    if cut >= 0: text, stopped = text[:cut], True
+    return {'text': text.strip(), 'n_tokens': len(ids)+(cut < 0 and stopped), 'stopped': stopped}
+
+# %% ../nbs/04_eval.ipynb #4d891b55
 @torch.no_grad()
 def generate_replies(model, tokenizer,
-                     examples:list,            # canonical examples; their `reply` is ignored
+                     examples:list,            # canonical examples; their `reply` only sizes the truncation
                      fmt:str='auto',           # prompt format
                      max_seq_length:int|None=None, # prompt budget, as in training
                      max_new_tokens:int=64,
                      batch_size:int=8,
+                     stop_strings:list|None=None, # texts that end a reply; None: those of the format
                      streamer=None,            # a transformers streamer (batch of one only)
                      **gen_kwargs,             # more `generate` arguments, e.g. do_sample=True
                     )->list:
-    "Generated replies as dicts with `text`, `n_tokens` and `stopped` (ended on a stop token)."
-    from persona_ft.prompt import generation_prompt, stop_token_ids
-    stop = stop_token_ids(tokenizer, fmt)
+    "Replies as dicts with `text`, `n_tokens` and `stopped`; None for an example that does not fit in `max_seq_length`."
+    from persona_ft.prompt import generation_prompt, stop_token_ids, truncate_history
+    stop, strings = stop_token_ids(tokenizer, fmt), stop_strings_for(tokenizer, fmt) if stop_strings is None else list(stop_strings)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop[0]
-    gen_kwargs = {'do_sample': False, **gen_kwargs}
+    gen_kwargs = {'do_sample': False, **gen_kwargs, **({'stop_strings': strings, 'tokenizer': tokenizer} if strings else {})}
     if not gen_kwargs['do_sample']: gen_kwargs.update(temperature=None, top_p=None, top_k=None)
-    prompts, out = [generation_prompt(e, tokenizer, fmt=fmt, max_seq_length=max_seq_length) for e in examples], []
-    for s in range(0, len(prompts), batch_size):
+    todo = [i for i, e in enumerate(examples) if max_seq_length is None or truncate_history(e, tokenizer, max_seq_length, fmt) is not None]
+    out = [None]*len(examples)
+    for s in range(0, len(todo), batch_size):
+        prompts = [generation_prompt(examples[i], tokenizer, fmt=fmt, max_seq_length=max_seq_length) for i in todo[s:s+batch_size]]
         with _padding_side(tokenizer, 'left'):
-            enc = tokenizer(prompts[s:s+batch_size], return_tensors='pt', padding=True, add_special_tokens=False).to(_model_device(model))
+            enc = tokenizer(prompts, return_tensors='pt', padding=True, add_special_tokens=False).to(_model_device(model))
         gen = model.generate(**enc, max_new_tokens=max_new_tokens, eos_token_id=stop, pad_token_id=pad, streamer=streamer, **gen_kwargs)
-        for row in gen[:, enc['input_ids'].shape[1]:].tolist():
-            ids, stopped = _cut_at_stop(row, set(stop))
-            out.append({'text': tokenizer.decode(ids, skip_special_tokens=True).strip(), 'n_tokens': len(ids)+stopped, 'stopped': stopped})
+        for i, row in zip(todo[s:s+batch_size], gen[:, enc['input_ids'].shape[1]:].tolist()):
+            out[i] = _decode_reply(row, tokenizer, set(stop), strings, pad)
     return out
 
 # %% ../nbs/04_eval.ipynb #d985e349
@@ -215,51 +227,83 @@ def _load_base(model_id, quantization=None, dtype=None):
     from persona_ft import quant_lora
     return quant_lora.load_base(model_id, quantization=quantization, dtype=dtype)
 
-def _base_of(cards:dict, model_id=None):
-    "The one base model all `cards` were trained on, or `model_id` when given."
-    if model_id is not None: return model_id
-    bases = {str(c.get('base_model', 'embedded')) for c in cards.values()} or {'embedded'}
-    if len(bases) > 1: raise PersonaFTError(f"Adapters were trained on different base models ({', '.join(sorted(bases))}): evaluate or serve them separately")
-    return bases.pop()
-
 def _tokenizer_for(adapter_dir, fallback):
     "The tokenizer saved with the adapter (as used in training), else `fallback`."
     return AutoTokenizer.from_pretrained(adapter_dir) if adapter_dir and (Path(adapter_dir)/'tokenizer_config.json').exists() else fallback
 
-def _card_quantization(card:dict)->str|None:
-    "'4bit', '8bit' or None: how the card's base was loaded in training (a string or a `quantization_info` dict)."
-    q = card.get('quantization')
-    q = q.get('quantization') if isinstance(q, dict) else q
-    return None if q in (None, 'none') else '4bit' if str(q).startswith('4bit') else '8bit' if str(q).startswith('8bit') else q
+def _one(what:str, values:dict, hint:str):
+    "The single value of `values` (adapter -> value), or an error listing them."
+    if len(set(values.values())) > 1:
+        raise PersonaFTError(f"Adapters were trained {what} ({'; '.join(f'{n}: {v}' for n, v in values.items())}): {hint}")
+    return next(iter(values.values()), None)
 
-def _card_profile(card:dict)->dict:
-    "Facts and description for the chat system turn, from a training card."
-    return {'facts': list(card.get('facts') or []), 'description': card.get('description') or ''}
+def check_servable(records:dict,   # adapter name -> TrainingRecord
+                   adapters:dict,  # adapter name -> folder
+                   quantization:str|None='record', # 'record' = as in training, or None/'4bit'/'8bit'
+                  )->tuple:
+    "(base model, quantization) for serving `records` on one base; refuses adapters of other bases, tokenizers or quantizations."
+    rev = lambda r: r.base_model + (f'@{r.base_revision[:10]}' if r.base_revision else '')
+    base = _one('on different base models', {n: rev(r) for n, r in records.items()}, 'serve or evaluate them separately')
+    sha = {n: r.tokenizer_sha256 for n, r in records.items()}
+    if None in sha.values(): sha = {n: tokenizer_sha256(AutoTokenizer.from_pretrained(d)) for n, d in adapters.items()}  # old records
+    _one('with different tokenizers', {n: s[:12] for n, s in sha.items()}, 'serve or evaluate them separately')
+    if quantization in ('record', 'card'):  # 'card': the name before records
+        q = _one('on differently quantized bases', {n: r.quantization_name or 'none' for n, r in records.items()},
+                 'pass a quantization explicitly or serve them separately')
+        quantization = None if q == 'none' else q
+    return (base.split('@')[0] if base else 'embedded'), quantization
+
+# %% ../nbs/04_eval.ipynb #e993cabc
+@dataclass
+class ServeProfile:
+    "How one persona is prompted and stopped: everything the server switches along with the adapter."
+    fmt:str                     # resolved prompt format
+    max_seq_length:int|None     # prompt budget (the training length)
+    facts:list                  # the persona's facts, for the system turn
+    description:str             # the persona's description
+    stop_token_ids:list         # token ids that end a reply
+    stop_strings:list           # texts that end a reply (text formats)
+    record:TrainingRecord|None = None  # the adapter's training record; None for the bare base
+
+    @property
+    def system_text(self)->str:
+        "The system turn, rendered as in training."
+        from persona_ft.prompt import persona_system_text
+        return persona_system_text({'facts': self.facts, 'description': self.description})
+
+def serve_profile(tokenizer, record:TrainingRecord|None=None, # an adapter's record; None: the bare base
+                  persona:dict|None=None, fmt:str|None=None, max_seq_length:int|None=None, # overrides of the record
+                 )->ServeProfile:
+    "The `ServeProfile` of `record`, with persona texts, format or length overridden where given."
+    from persona_ft.prompt import resolve_format, stop_token_ids
+    fmt = resolve_format(tokenizer, fmt or (record.prompt_format if record else 'auto'))
+    texts = persona or ({'facts': record.facts, 'description': record.description} if record else {})
+    return ServeProfile(fmt, max_seq_length or (record.max_seq_length if record else None), list(texts.get('facts') or []),
+                        texts.get('description') or '', stop_token_ids(tokenizer, fmt), stop_strings_for(tokenizer, fmt), record)
 
 # %% ../nbs/04_eval.ipynb #635847c2
 class PersonaServer:
-    "One base model with several LoRA adapters attached, switched in place; chat keeps a history per persona."
-    def __init__(self, base=None,          # model id, local dir, 'embedded', or a (model, tokenizer) pair; None: base of the adapters' cards
+    "One base model with several LoRA adapters attached, switched in place with their whole profile; a chat history per persona."
+    def __init__(self, base=None,          # model id, local dir, 'embedded', or a (model, tokenizer) pair; None: base of the adapters' records
                  adapters:dict|None=None,  # persona name -> adapter folder
-                 personas:dict|None=None,  # persona name -> {'facts':[...], 'description':...}, the chat system turn
-                 fmt:str|None=None,        # prompt format; default from the training card, else 'auto'
-                 max_seq_length:int|None=None, # prompt budget; default from the training card
-                 quantization:str|None='card', # 'card' = as in training, None = full precision, '4bit', '8bit'
+                 personas:dict|None=None,  # persona name -> {'facts':[...], 'description':...}, overriding the records'
+                 fmt:str|None=None,        # prompt format for every persona; default: each record's
+                 max_seq_length:int|None=None, # prompt budget for every persona; default: each record's
+                 quantization:str|None='record', # 'record' = as in training, None = full precision, '4bit', '8bit'
                 ):
         from peft import PeftModel
         self.adapters = {n: Path(d) for n, d in (adapters or {}).items()}
-        self.cards = {n: read_training_card(d) for n, d in self.adapters.items()}
-        card = next(iter(self.cards.values()), {})
-        if isinstance(base, (tuple, list)): model, tok = base
-        else: model, tok = _load_base(_base_of(self.cards, base), quantization=_card_quantization(card) if quantization == 'card' else quantization)
+        self.records = {n: read_training_card(d) for n, d in self.adapters.items()}
+        base_id, quantization = check_servable(self.records, self.adapters, quantization)
+        model, tok = base if isinstance(base, (tuple, list)) else _load_base(base or base_id, quantization=quantization)
         self.tokenizer = _tokenizer_for(next(iter(self.adapters.values()), None), tok)
         for i, (n, d) in enumerate(self.adapters.items()):
             if i == 0: model = PeftModel.from_pretrained(model, d, adapter_name=n)
             else: model.load_adapter(d, adapter_name=n)
-        self.model = model.eval()
-        self.fmt, self.max_seq_length = fmt or card.get('prompt_format') or 'auto', max_seq_length or card.get('max_seq_length')
-        personas = personas or {}
-        self.personas = {n: dict(personas.get(n) or _card_profile(self.cards.get(n, {}))) for n in self.names}
+        self.model, personas, first = model.eval(), personas or {}, next(iter(self.records.values()), None)
+        self.profiles = {'base': serve_profile(self.tokenizer, None, personas.get('base'), fmt or (first and first.prompt_format),
+                                               max_seq_length or (first and first.max_seq_length))}
+        self.profiles.update({n: serve_profile(self.tokenizer, r, personas.get(n), fmt, max_seq_length) for n, r in self.records.items()})
         self.histories = {n: [] for n in self.names}
         self.persona = next(iter(self.adapters), 'base')
 
@@ -270,30 +314,47 @@ class PersonaServer:
 
     def __repr__(self): return f"PersonaServer({', '.join(self.names)}; active={self.persona!r})"
 
+    def profile(self, name:str|None=None)->ServeProfile:
+        "The `ServeProfile` of persona `name` (default: the current one)."
+        name = name or self.persona
+        if name not in self.profiles: raise PersonaFTError(f"Unknown persona {name!r}: choose from {', '.join(self.names)}")
+        return self.profiles[name]
+
     @contextlib.contextmanager
     def active(self, name:str):
         "Run the body with persona `name` active: an adapter via `set_adapter`, 'base' with adapters disabled."
-        if name not in self.names: raise PersonaFTError(f"Unknown persona {name!r}: choose from {', '.join(self.names)}")
+        self.profile(name)
         if name == 'base' and self.adapters:
             with self.model.disable_adapter(): yield self.model
         else:
             if name != 'base': self.model.set_adapter(name)
             yield self.model
 
-    def generate(self, examples:list, name:str|None=None, **kwargs)->list:
-        "`generate_replies` for `examples` with persona `name` (default: the current one)."
-        with self.active(name or self.persona) as m:
-            return generate_replies(m, self.tokenizer, examples, fmt=self.fmt, max_seq_length=self.max_seq_length, **kwargs)
+# %% ../nbs/04_eval.ipynb #60e58ebb
+def _prompt(self:PersonaServer, ex:dict, name:str|None=None)->str:
+    "The prompt persona `name` sees for example `ex`: its format, length budget and (for chat) its system turn."
+    from persona_ft.prompt import generation_prompt
+    p = self.profile(name)
+    return generation_prompt(ex, self.tokenizer, fmt=p.fmt, max_seq_length=p.max_seq_length)
 
-    def nll(self, examples:list, name:str|None=None, batch_size:int=8)->list:
-        "`reply_nll` for `examples` with persona `name`."
-        with self.active(name or self.persona) as m:
-            return reply_nll(m, self.tokenizer, examples, fmt=self.fmt, max_seq_length=self.max_seq_length or 512, batch_size=batch_size)
+def _generate(self:PersonaServer, examples:list, name:str|None=None, **kwargs)->list:
+    "`generate_replies` for `examples` with persona `name` (default: the current one) and its profile."
+    name = name or self.persona; p = self.profile(name)
+    with self.active(name) as m:
+        return generate_replies(m, self.tokenizer, examples, fmt=p.fmt, max_seq_length=p.max_seq_length, stop_strings=p.stop_strings, **kwargs)
+
+def _nll(self:PersonaServer, examples:list, name:str|None=None, batch_size:int=8)->list:
+    "`reply_nll` for `examples` with persona `name` and its profile."
+    name = name or self.persona; p = self.profile(name)
+    with self.active(name) as m:
+        return reply_nll(m, self.tokenizer, examples, fmt=p.fmt, max_seq_length=p.max_seq_length or 512, batch_size=batch_size)
+
+PersonaServer.prompt, PersonaServer.generate, PersonaServer.nll = _prompt, _generate, _nll
 
 # %% ../nbs/04_eval.ipynb #6473e463
-def _chat_example(profile:dict, name:str, history:list)->dict:
-    "A canonical example for the next reply of persona `name` after `history`."
-    return {'persona': name, 'facts': list(profile.get('facts') or []), 'description': profile.get('description') or '',
+def _chat_example(profile:ServeProfile, name:str, history:list)->dict:
+    "A canonical example for the next reply of persona `name` (with `profile`'s persona texts) after `history`."
+    return {'persona': name, 'facts': list(profile.facts), 'description': profile.description,
             'history': list(history), 'reply': '', 'source': 'chat'}
 
 def _chat(self:PersonaServer, message:str, # the user's message
@@ -302,10 +363,10 @@ def _chat(self:PersonaServer, message:str, # the user's message
     "The active persona's reply to `message`; both turns are added to its history."
     if persona: self.use(persona)
     hist = self.histories[self.persona] + [{'role': 'user', 'content': message}]
-    ex = _chat_example(self.personas[self.persona], self.persona, hist)
-    reply = self.generate([ex], max_new_tokens=max_new_tokens, streamer=streamer, **gen_kwargs)[0]['text']
-    self.histories[self.persona] = hist + [{'role': 'assistant', 'content': reply}]
-    return reply
+    out = self.generate([_chat_example(self.profile(), self.persona, hist)], max_new_tokens=max_new_tokens, streamer=streamer, **gen_kwargs)[0]
+    if out is None: raise PersonaFTError(f'The persona and this message do not fit in max_seq_length={self.profile().max_seq_length} tokens: send a shorter one')
+    self.histories[self.persona] = hist + [{'role': 'assistant', 'content': out['text']}]
+    return out['text']
 
 def _use(self:PersonaServer, name:str):
     "Make `name` the current persona."
@@ -320,27 +381,28 @@ PersonaServer.chat, PersonaServer.use, PersonaServer.reset = _chat, _use, _reset
 
 # %% ../nbs/04_eval.ipynb #2771b7b8
 def score_replies(examples:list, # canonical examples, with reference `reply`
-                  replies:list,  # generated reply dicts from `generate_replies`
+                  replies:list,  # generated reply dicts (None: skipped) from `generate_replies`
                   nlls:list,     # (nll, n_tokens) or None per example, from `reply_nll`
                   encoder=None,  # sentence encoder for persona consistency
                  )->list:
-    "One record per example with everything the metrics need."
-    texts = [r['text'] for r in replies]
-    cons = persona_consistency_scores(texts, [persona_texts(e) for e in examples], encoder)
-    return [{'persona': e['persona'], 'reply': r['text'], 'reference': e['reply'], 'stopped': r['stopped'],
-             'nll': n[0] if n else None, 'n_tokens': n[1] if n else 0, 'n_words': len(e['reply'].split()) if n else 0,
-             'f1': unigram_f1(r['text'], e['reply']), 'consistency': c}
-            for e, r, n, c in zip(examples, replies, nlls, cons)]
+    "One record per example with everything the metrics need; `skipped` when the example did not fit."
+    kept = [i for i, (r, n) in enumerate(zip(replies, nlls)) if r is not None and n is not None]
+    cons = dict(zip(kept, persona_consistency_scores([replies[i]['text'] for i in kept], [persona_texts(examples[i]) for i in kept], encoder)))
+    return [{'persona': e['persona'], 'reference': e['reply'], 'skipped': True} if i not in cons else
+            {'persona': e['persona'], 'reply': r['text'], 'reference': e['reply'], 'stopped': r['stopped'], 'nll': n[0], 'n_tokens': n[1],
+             'n_words': len(e['reply'].split()), 'f1': unigram_f1(r['text'], e['reply']), 'consistency': cons[i], 'skipped': False}
+            for i, (e, r, n) in enumerate(zip(examples, replies, nlls))]
 
 def summarize_records(records:list)->dict:
-    "The metrics of a set of per-example records."
-    nll = sum(r['nll'] for r in records if r['nll'] is not None)
-    texts, cons = [r['reply'] for r in records], [r['consistency'] for r in records if r['consistency'] is not None]
+    "The metrics of a set of per-example records, over the scored ones, with `n_scored` and `n_skipped`."
+    recs = [r for r in records if not r['skipped']]
+    nll = sum(r['nll'] for r in recs)
+    texts, cons = [r['reply'] for r in recs], [r['consistency'] for r in recs if r['consistency'] is not None]
     mean = lambda xs: sum(xs)/len(xs) if xs else float('nan')
-    return {'ppl_token': perplexity(nll, sum(r['n_tokens'] for r in records)), 'ppl_word': perplexity(nll, sum(r['n_words'] for r in records)),
-            'f1': mean([r['f1'] for r in records]), 'distinct_1': distinct_n(texts, 1), 'distinct_2': distinct_n(texts, 2),
-            'persona_consistency': mean(cons), 'eos_rate': eos_rate([r['stopped'] for r in records]),
-            'mean_reply_len': mean_reply_len(texts), 'n': len(records)}
+    return {'ppl_token': perplexity(nll, sum(r['n_tokens'] for r in recs)), 'ppl_word': perplexity(nll, sum(r['n_words'] for r in recs)),
+            'f1': mean([r['f1'] for r in recs]), 'distinct_1': distinct_n(texts, 1), 'distinct_2': distinct_n(texts, 2),
+            'persona_consistency': mean(cons), 'eos_rate': eos_rate([r['stopped'] for r in recs]),
+            'mean_reply_len': mean_reply_len(texts), 'n_scored': len(recs), 'n_skipped': len(records) - len(recs)}
 
 # %% ../nbs/04_eval.ipynb #0bd755f2
 @dataclass
@@ -364,7 +426,7 @@ class EvalReport:
             wins += all(sep[a][p] < sep[b][p] for b in sep if b != a and p in sep[b])
         return wins, n
 
-    def table(self, keys=('ppl_token','ppl_word','f1','distinct_1','distinct_2','persona_consistency','eos_rate','mean_reply_len','n'))->str:
+    def table(self, keys=('ppl_token','ppl_word','f1','distinct_1','distinct_2','persona_consistency','eos_rate','mean_reply_len','n_scored','n_skipped'))->str:
         "A markdown table of the pooled metrics, one row per model."
         fmt = lambda v: f'{v:.3f}' if isinstance(v, float) else str(v)
         rows = [f"| {name} | " + ' | '.join(fmt(m.get(k)) for k in keys) + ' |' for name, m in self.metrics.items()]
@@ -395,10 +457,10 @@ def evaluate_models(examples,                 # canonical examples (list or Data
         gens = server.generate(examples, name, max_new_tokens=max_new_tokens, batch_size=batch_size)
         recs = score_replies(examples, gens, server.nll(examples, name, batch_size=batch_size), encoder)
         by = {p: summarize_records([r for r in recs if r['persona'] == p]) for p in dict.fromkeys(r['persona'] for r in recs)}
-        metrics[name], replies[name] = {**summarize_records(recs), 'by_persona': by}, [g['text'] for g in gens]
+        metrics[name], replies[name] = {**summarize_records(recs), 'by_persona': by}, [g['text'] if g else '(skipped: too long)' for g in gens]
     samples = [{'persona': e['persona'], 'prompt': _prompt_text(e), 'reference': e['reply'], **{n: replies[n][i] for n in server.names}}
                for i, e in enumerate(examples[:n_samples])]
-    return EvalReport(metrics, samples, {n: c.get('persona', n) for n, c in server.cards.items()})
+    return EvalReport(metrics, samples, {n: r.persona for n, r in server.records.items()})
 
 # %% ../nbs/04_eval.ipynb #f784a296
 PLOT_METRICS = ('ppl_token', 'ppl_word', 'f1', 'persona_consistency', 'distinct_1', 'distinct_2', 'eos_rate', 'mean_reply_len')
@@ -452,7 +514,8 @@ def write_report(report:EvalReport, output_dir, # where metrics.json, report.md 
     (out/'metrics.json').write_text(json.dumps(_json_safe(report.metrics), indent=2))
     fig = plot_metrics(report); fig.savefig(out/'metrics.png', dpi=100); plt.close(fig)
     md = [f'# {title}', '', *[f'- {k}: {v}' for k, v in (info or {}).items()], '', '## Metrics', '', report.table(), '',
-          'Perplexities are of the reference replies under teacher forcing; the other metrics are of greedy replies.', '',
+          'Perplexities are of the reference replies under teacher forcing; the other metrics are of greedy replies. '
+          'Examples that do not fit in a model\'s max_seq_length are skipped and counted (`n_skipped`), as in training.', '',
           '![metrics](metrics.png)', '']
     if len(report.adapter_personas) > 1:
         fig = plot_separability(report); fig.savefig(out/'separability.png', dpi=100); plt.close(fig)
@@ -466,20 +529,32 @@ def write_report(report:EvalReport, output_dir, # where metrics.json, report.md 
     return out/'report.md'
 
 # %% ../nbs/04_eval.ipynb #652b8afe
+def end_of_turn_config(model, tokenizer, record:TrainingRecord):
+    "Set `model.generation_config` to end where the adapter's replies end: the stop tokens of its format, and its pad."
+    from persona_ft.prompt import stop_token_ids
+    gc = model.generation_config
+    gc.eos_token_id = stop_token_ids(tokenizer, record.prompt_format)
+    gc.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else gc.eos_token_id[0]
+    return model
+
 def merge_adapter(adapter_dir,            # a folder written by `persona_ft train`
                   output_dir,             # where the merged model goes
-                  model_id:str|None=None, # base model; default from the training card
+                  model_id:str|None=None, # base model; default from the training record
+                  overwrite:bool=False,   # replace an existing `output_dir`
                  )->Path:
-    "Merge `adapter_dir` into a full-precision copy of its base and save a model that loads without peft."
+    "Merge `adapter_dir` into a full-precision copy of its base; save, atomically, a model that loads without peft."
     from peft import PeftModel
-    card = read_training_card(adapter_dir)
-    out = Path(output_dir)
-    if (out/'config.json').exists(): raise PersonaFTError(f'{out} already holds a model: choose another --output_dir')
-    model, tok = _load_base(_base_of({'a': card}, model_id), quantization=None, dtype=torch.float32)
-    merged = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
-    merged.save_pretrained(out); _tokenizer_for(adapter_dir, tok).save_pretrained(out)
-    (out/'training_card.json').write_text(json.dumps({**card, 'merged_from': str(adapter_dir), 'merged_dtype': 'float32'}, indent=2))
-    return out
+    rec, out = read_training_card(adapter_dir), Path(output_dir)
+    if out.exists() and not overwrite and not (out.is_dir() and not any(out.iterdir())):
+        raise PersonaFTError(f'{out} already exists: pass --overwrite to replace it (nothing was changed)')
+    model, tok = _load_base(model_id or rec.base_model, quantization=None, dtype=torch.float32)
+    tok = _tokenizer_for(adapter_dir, tok)
+    merged = end_of_turn_config(PeftModel.from_pretrained(model, adapter_dir).merge_and_unload(), tok, rec)
+    def write(tmp:Path):
+        merged.save_pretrained(tmp); tok.save_pretrained(tmp); rec.save(tmp)
+        (tmp/'merged_from.json').write_text(json.dumps({'adapter': str(adapter_dir), 'dtype': 'float32'}, indent=2))
+    if out.is_dir() and not any(out.iterdir()): out.rmdir()  # an empty folder holds nothing to protect
+    return write_atomically(out, write, overwrite=overwrite)
 
 # %% ../nbs/04_eval.ipynb #1307910d
 def _history_html(history:list)->str:
@@ -527,46 +602,65 @@ class CompareWidget:
     def on_compare(self, _=None):
         "Generate a reply to the prompt with each model and show them."
         p = self.persona.value
-        ex = _chat_example(self.server.personas[p], p, [{'role': 'user', 'content': self.text.value}])
+        ex = _chat_example(self.server.profile(p), p, [{'role': 'user', 'content': self.text.value}])
         for n, out in self.outputs.items():
-            out.value = html.escape(self.server.generate([ex], n, max_new_tokens=self.max_new_tokens)[0]['text'])
+            r = self.server.generate([ex], n, max_new_tokens=self.max_new_tokens)[0]
+            out.value = html.escape(r['text']) if r else '<i>(does not fit in max_seq_length)</i>'
 
     def _repr_mimebundle_(self, **kw): return self.box._repr_mimebundle_(**kw)
 
 # %% ../nbs/04_eval.ipynb #b5c893cf
-def _card_split(card:dict)->dict:
-    "seed and eval_size of the training split, from a training card (defaults of `split_train_eval`)."
-    places = [card, card.get('data') or {}, card.get('hyperparameters') or {}]
-    get = lambda k, d: next((p[k] for p in places if p.get(k) is not None), d)
-    return {'seed': int(get('seed', 42)), 'eval_size': float(get('eval_size', 0.1))}
+def _as_records(records)->list:
+    "`TrainingRecord`s from one record, one record's JSON form, or a list or dict of either."
+    if isinstance(records, TrainingRecord) or (isinstance(records, dict) and 'persona' in records): records = [records]
+    if isinstance(records, dict): records = list(records.values())
+    return [r if isinstance(r, TrainingRecord) else record_from_dict(r) for r in records or []]
 
-def _eval_of(dataset_path, card:dict, persona_name)->'datasets.Dataset':
-    "The eval split of `dataset_path` loaded with `persona_name`, split as the card says."
-    from persona_ft.data import load_persona_data, split_train_eval
-    ds = load_persona_data(dataset_path, persona_name=persona_name, persona_file=card.get('persona_file'))
-    return split_train_eval(ds, **_card_split(card))[0]['eval']
+def _loaded(path, rec:TrainingRecord|None, cache:dict)->list:
+    "The examples of `path`, loaded as training loaded them for `rec` (persona selection and file); cached."
+    from persona_ft.data import load_persona_data
+    key = (str(path), rec.data.persona_name if rec else None, rec.data.persona_file if rec else None)
+    if key not in cache: cache[key] = load_persona_data(path, persona_name=key[1], persona_file=key[2]).to_list()
+    return cache[key]
 
-def _expected_eval(card:dict)->int|None:
-    "How many eval examples of its persona the card's training run had, skipped ones included."
-    d = card.get('data') or {}
-    if d.get('n_eval') is None: return None
-    return d['n_eval'] + ((d.get('skipped_too_long') or {}).get('eval') or 0)
+def _by_keys(examples:list, rec:TrainingRecord, where)->list:
+    "The examples of `rec.persona` whose keys `rec` holds, once each, in data order; warns when the data changed."
+    mine = [e for e in examples if e['persona'] == rec.persona]
+    keys, seen, out = set(rec.data.heldout_keys), set(), []
+    for e in mine:
+        if (k := heldout_key(e)) in keys and k not in seen: seen.add(k); out.append(e)
+    if rec.data.sha256 and examples_sha256(mine) != rec.data.sha256:
+        warnings.warn(f'The examples of {rec.persona} in {where} changed since training: found {len(out)} of its {len(keys)} held-out examples')
+    return out
 
-def heldout_examples(dataset_path,          # data file, folder or hub id
-                     card:dict,             # training card of (the first) adapter
-                     personas:list|None,    # personas to keep; None: all
+# %% ../nbs/04_eval.ipynb #c04b74fc
+def _resplit(examples:list, persona:str, rec:TrainingRecord|None)->list:
+    "The eval split of `persona`, split with the seed and size of `rec` (defaults without one)."
+    import datasets
+    from persona_ft.data import split_train_eval, FEATURES
+    mine = [e for e in examples if e['persona'] == persona]
+    if not mine: return []
+    splits, _ = split_train_eval(datasets.Dataset.from_list(mine, features=FEATURES), eval_size=rec.data.eval_size if rec else 0.1,
+                                 seed=rec.data.split_seed if rec else 42)
+    return splits['eval'].to_list()
+
+def heldout_examples(dataset_path,             # data file, folder or hub id; None: each record's own data source
+                     records,                  # the adapters' `TrainingRecord`s (a list or dict, or one)
+                     personas:list|None=None,  # personas to keep; None: those of the records
                      max_examples:int|None=None, # cap per persona
                     )->list:
-    "The held-out examples training used (same split seed and size), for `personas`, at most `max_examples` each."
-    evl = _eval_of(dataset_path, card, None)
-    p, n = card.get('persona'), _expected_eval(card)
-    if p and n is not None and sum(x == p for x in evl['persona']) != n:  # training loaded only its persona(s)
-        alt = _eval_of(dataset_path, card, p)
-        if sum(x == p for x in alt['persona']) == n: evl = alt
-    found = sorted(set(evl['persona']))
-    keep = [q for q in (personas or found) if q in found]
-    if not keep: raise PersonaFTError(f"No held-out examples of {', '.join(personas)} in {dataset_path}; personas there: {', '.join(found) or 'none'}")
-    return [ex for q in keep for ex in [e for e in evl if e['persona'] == q][:max_examples]]
+    "The held-out examples of each persona: re-selected by its record's keys, or split afresh for a persona no record was trained on."
+    recs, cache, out = _as_records(records), {}, []
+    by = {r.persona: r for r in reversed(recs)}  # the first record of a persona wins
+    for p in personas or list(dict.fromkeys(r.persona for r in recs)):
+        rec = by.get(p)
+        path = dataset_path or (rec or recs[0]).data.source
+        found = (_by_keys(_loaded(path, rec, cache), rec, path) if rec and rec.data.heldout_keys
+                 else _resplit(_loaded(path, None, cache), p, rec or (recs[0] if recs else None)))
+        if not found: raise PersonaFTError(f'No held-out examples of {p} in {path}' + ('' if rec else
+                                           f"; personas there: {', '.join(sorted({e['persona'] for e in _loaded(path, None, cache)}))}"))
+        out += found[:max_examples]
+    return out
 
 # %% ../nbs/04_eval.ipynb #6b476244
 def eval_parser():
@@ -576,13 +670,13 @@ def eval_parser():
                    'persona_ft eval --adapter out/chef_marco_final_adapter --dataset_path bundled --output_dir reports/chef\n'
                    'persona_ft eval --adapter out/a_final_adapter --adapter out/b_final_adapter --dataset_path data/ --max_examples 20 --output_dir reports/ab')
     p.add_argument('--adapter', action='append', required=True, help='adapter folder written by `persona_ft train` (repeat for several)')
-    p.add_argument('--dataset_path', help="data file, folder, hub id, or 'bundled' (default: the training data named in the card)")
+    p.add_argument('--dataset_path', help="data file, folder, hub id, or 'bundled' (default: each adapter's training data, from its record)")
     p.add_argument('--persona_name', help='persona(s) to evaluate on, comma-separated (default: the personas of the adapters)')
     p.add_argument('--max_examples', type=int, default=50, help='held-out examples per persona (default 50)')
     p.add_argument('--max_new_tokens', type=int, default=64, help='generation budget per reply (default 64)')
     p.add_argument('--batch_size', type=int, default=8)
     p.add_argument('--output_dir', required=True, help='where metrics.json, report.md and the plots go')
-    p.add_argument('--model_id', help="base model (default: the adapters' training card)")
+    p.add_argument('--model_id', help="base model (default: the adapters' training records)")
     p.add_argument('--overwrite', action='store_true', help='replace an existing report in --output_dir')
     return p
 
@@ -597,16 +691,15 @@ def cli_eval(argv:list|None=None)->int:
     out = Path(a.output_dir)
     if (out/'metrics.json').exists() and not a.overwrite: raise PersonaFTError(f'{out/"metrics.json"} exists: pass --overwrite to replace it')
     adapters = adapter_names(a.adapter)
-    cards = {n: read_training_card(d) for n, d in adapters.items()}
-    personas = [p.strip() for p in a.persona_name.split(',')] if a.persona_name else list(dict.fromkeys(c.get('persona', n) for n, c in cards.items()))
-    card = next(iter(cards.values()))
-    data = a.dataset_path or (card.get('data') or {}).get('source')
-    if not data: raise PersonaFTError('Pass --dataset_path: the training card does not name the training data')
-    examples = heldout_examples(_dataset_path(data), card, personas, a.max_examples)
+    records = {n: read_training_card(d) for n, d in adapters.items()}
+    personas = [p.strip() for p in a.persona_name.split(',')] if a.persona_name else None
+    data = _dataset_path(a.dataset_path) if a.dataset_path else None
+    examples = heldout_examples(data, records, personas, a.max_examples)
     server = PersonaServer(a.model_id, adapters)
     report = evaluate_models(examples, server=server, max_new_tokens=a.max_new_tokens, batch_size=a.batch_size, log=print)
-    info = {'base model': _base_of(cards, a.model_id), 'adapters': ', '.join(f'{n} ({d})' for n, d in adapters.items()),
-            'data': f'{data}, held-out split, {len(examples)} examples of {", ".join(dict.fromkeys(e["persona"] for e in examples))}',
+    info = {'base model': a.model_id or next(iter(records.values())).base_model, 'adapters': ', '.join(f'{n} ({d})' for n, d in adapters.items()),
+            'data': f'{data or "the training data of each adapter"}, held-out examples of training, {len(examples)} of '
+                    f'{", ".join(dict.fromkeys(e["persona"] for e in examples))}',
             'max_new_tokens': a.max_new_tokens}
     path = write_report(report, out, info=info)
     print(report.table()); print(f'report: {path}')
@@ -660,13 +753,13 @@ def cli_chat(argv:list|None=None)->int:
                    'persona_ft chat --adapter out/a_final_adapter --adapter out/b_final_adapter --dataset_path data/\n'
                    'printf "hello\\n/persona base\\nhello\\nquit\\n" | persona_ft chat --adapter out/a_final_adapter')
     p.add_argument('--adapter', action='append', required=True, help='adapter folder (repeat for several)')
-    p.add_argument('--dataset_path', help="data whose persona facts/descriptions form the system turn ('bundled' for the bundled personas)")
-    p.add_argument('--model_id', help="base model (default: the adapters' training card)")
+    p.add_argument('--dataset_path', help="data whose persona facts/descriptions replace the records' in the system turn ('bundled' for the bundled personas)")
+    p.add_argument('--model_id', help="base model (default: the adapters' training records)")
     p.add_argument('--max_new_tokens', type=int, default=128)
     p.add_argument('--no_stream', action='store_true', help='print each reply at once instead of token by token')
     a = p.parse_args(argv)
     adapters = adapter_names(a.adapter)
-    server = PersonaServer(a.model_id, adapters, personas=persona_profiles(list(adapters), a.dataset_path))
+    server = PersonaServer(a.model_id, adapters, personas=persona_profiles(list(adapters), a.dataset_path) if a.dataset_path else None)
     chat_repl(server, max_new_tokens=a.max_new_tokens, stream=not a.no_stream)
     return 0
 
@@ -677,8 +770,9 @@ def cli_merge(argv:list|None=None)->int:
                    'loads with plain transformers, without peft. QLoRA adapters are merged into the unquantized base.',
                    'persona_ft merge --adapter out/chef_marco_final_adapter --output_dir merged/chef_marco')
     p.add_argument('--adapter', required=True, help='adapter folder written by `persona_ft train`')
-    p.add_argument('--output_dir', required=True, help='where the merged model goes (must not hold a model)')
-    p.add_argument('--model_id', help="base model (default: the adapter's training card)")
+    p.add_argument('--output_dir', required=True, help='where the merged model goes (a new or empty folder)')
+    p.add_argument('--model_id', help="base model (default: the adapter's training record)")
+    p.add_argument('--overwrite', action='store_true', help='replace an existing --output_dir')
     a = p.parse_args(argv)
-    print(f'merged model: {merge_adapter(a.adapter, a.output_dir, a.model_id)}')
+    print(f'merged model: {merge_adapter(a.adapter, a.output_dir, a.model_id, overwrite=a.overwrite)}')
     return 0

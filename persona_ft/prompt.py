@@ -4,15 +4,16 @@
 
 # %% ../nbs/01_prompt.ipynb #15e9b7c8
 from __future__ import annotations
-import html, json, random, sys, warnings
+import hashlib, html, itertools, json, os, random, sys, warnings
 from pathlib import Path
 import torch
-from .core import PersonaFTError, EMBEDDED_MODEL, embedded_model_dir, cli_parser
+from .core import PersonaFTError, EMBEDDED_MODEL, embedded_model_dir, cli_parser, cache_dir
 
 # %% auto #0
-__all__ = ['persona_system_text', 'build_messages', 'resolve_format', 'render_phi2', 'fold_persona', 'render_messages',
-           'truncate_history', 'encode_example', 'generation_prompt', 'stop_token_ids', 'tokenize_dataset',
-           'PersonaCollator', 'length_grouped_indices', 'padding_waste', 'TrainedText', 'show_trained', 'cli_prompt']
+__all__ = ['TOKENIZED_COLUMNS', 'persona_system_text', 'build_messages', 'resolve_format', 'render_phi2', 'fold_persona',
+           'render_messages', 'truncate_history', 'encode_example', 'generation_prompt', 'stop_token_ids',
+           'encode_batch', 'tokenizer_fingerprint', 'prep_key', 'tokenize_dataset', 'prep_speed', 'PersonaCollator',
+           'length_grouped_indices', 'padding_waste', 'TrainedText', 'show_trained', 'cli_prompt']
 
 # %% ../nbs/01_prompt.ipynb #e8640615
 def persona_system_text(ex:dict, # a canonical example
@@ -118,13 +119,46 @@ def _texts(ex:dict, tokenizer, fmt:str)->tuple:
     if tokenizer.eos_token and not any(s in completion for s in _special_texts(tokenizer)): completion += tokenizer.eos_token
     return prompt, prompt + completion
 
+def _tokenize_many(tokenizer, texts:list)->list:
+    "(ids of full, number of prompt tokens) for each (prompt, full) pair, the prompt tokens exactly those of the prompt alone."
+    if not texts: return []
+    ids = tokenizer([p for p, _ in texts] + [f for _, f in texts], add_special_tokens=False)['input_ids']
+    out = []
+    for (prompt, full), p_ids, f_ids in zip(texts, ids[:len(texts)], ids[len(texts):]):
+        if f_ids[:len(p_ids)] != p_ids or len(f_ids) == len(p_ids):
+            f_ids = p_ids + tokenizer(full[len(prompt):], add_special_tokens=False)['input_ids']
+        out.append((f_ids, len(p_ids)))
+    return out
+
 def _tokenize_texts(tokenizer, prompt:str, full:str)->tuple:
     "(ids of `full`, number of prompt tokens), with the prompt tokens exactly those of `prompt` alone."
-    p_ids = tokenizer(prompt, add_special_tokens=False)['input_ids']
-    ids = tokenizer(full, add_special_tokens=False)['input_ids']
-    if ids[:len(p_ids)] != p_ids or len(ids) == len(p_ids):
-        ids = p_ids + tokenizer(full[len(prompt):], add_special_tokens=False)['input_ids']
-    return ids, len(p_ids)
+    return _tokenize_many(tokenizer, [(prompt, full)])[0]
+
+# %% ../nbs/01_prompt.ipynb #94c59604
+def _first_true(n:int,    # candidates 0..n-1
+                pred,     # monotone: False, ..., False, True, ..., True
+                guess:int=0, # where the answer probably is
+               )->int:
+    "The first i in range(n) where `pred` holds (n if none): probe `guess` and its neighbour, then bisect."
+    lo, hi, i = 0, n, min(max(guess, 0), n - 1)
+    for _ in range(2):
+        if not lo <= i < hi: break
+        if pred(i): hi, i = i, i - 1
+        else: lo, i = i + 1, i + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if pred(mid): hi = mid
+        else: lo = mid + 1
+    return lo
+
+def _guess_start(hist:list,   # the full history
+                 starts:list,  # candidate start turns, oldest first
+                 excess:int,   # tokens to drop
+                 per_char:float, # tokens per character of this example
+                )->int:
+    "Index into `starts` of the first history start that drops about `excess` tokens (~4 tokens of markup a turn)."
+    dropped = list(itertools.accumulate(len(t['content']) * per_char + 4 for t in hist))
+    return next((i for i, k in enumerate(starts) if dropped[k-1] >= excess), len(starts) - 1)
 
 # %% ../nbs/01_prompt.ipynb #2380393c
 def _encode(ex:dict, tokenizer, fmt:str, history:list)->dict:
@@ -145,14 +179,17 @@ def _cut_turn(ex:dict, tokenizer, fmt:str, max_seq_length:int)->dict|None:
         keep = max(1, keep-excess) if keep > 1 else 0
     return None
 
-def _fit(ex:dict, tokenizer, fmt:str, max_seq_length:int|None)->dict|None:
-    "The encoding of `ex` with the newest history that fits in `max_seq_length`; None when nothing fits."
-    hist = ex['history']
-    enc = _encode(ex, tokenizer, fmt, hist)
+# %% ../nbs/01_prompt.ipynb #b7339d58
+def _fit(ex:dict, tokenizer, fmt:str, max_seq_length:int|None, enc:dict|None=None)->dict|None:
+    "The encoding of `ex` with the newest history that fits in `max_seq_length` (`enc`: its full encoding, if known)."
+    hist, encs = ex['history'], {}
+    enc = enc or _encode(ex, tokenizer, fmt, hist)
     if max_seq_length is None or len(enc['ids']) <= max_seq_length: return enc
-    for k in range(1, len(hist)):
-        if hist[k]['role'] != 'user': continue
-        if len((enc := _encode(ex, tokenizer, fmt, hist[k:]))['ids']) <= max_seq_length: return enc
+    starts = [k for k in range(1, len(hist)) if hist[k]['role'] == 'user']  # candidate histories hist[k:], longest first
+    def fits(i): encs[i] = _encode(ex, tokenizer, fmt, hist[starts[i]:]); return len(encs[i]['ids']) <= max_seq_length
+    guess = _guess_start(hist, starts, len(enc['ids']) - max_seq_length, len(enc['ids']) / max(1, len(enc['prompt']))) if starts else 0
+    i = _first_true(len(starts), fits, guess)
+    if i < len(starts): return encs[i]
     return _cut_turn(ex, tokenizer, fmt, max_seq_length) if hist else None
 
 def truncate_history(ex:dict,               # a canonical example
@@ -198,23 +235,108 @@ def stop_token_ids(tokenizer,       # the model's tokenizer
     ids = [i for i in tail if i in specials] + [tokenizer.eos_token_id]
     return list(dict.fromkeys(i for i in ids if i is not None))
 
+# %% ../nbs/01_prompt.ipynb #40791f27
+TOKENIZED_COLUMNS = ('input_ids', 'attention_mask', 'labels', 'length')  # what `tokenize_dataset` gives
+
+def encode_batch(batch:dict,               # a `datasets.map` batch of canonical examples: column -> values
+                 tokenizer,                # the model's tokenizer
+                 max_seq_length:int|None=512, # longest sequence in tokens
+                 fmt:str='chat',           # a resolved prompt format
+                )->dict:
+    "input_ids/attention_mask/labels/length of a batch; examples whose persona + reply do not fit are left out."
+    exs = [dict(zip(batch, row)) for row in zip(*batch.values())]
+    texts = [_texts(ex, tokenizer, fmt) for ex in exs]
+    cols = {k: [] for k in TOKENIZED_COLUMNS}
+    for ex, (prompt, _), (ids, n) in zip(exs, texts, _tokenize_many(tokenizer, texts)):
+        if max_seq_length is not None and len(ids) > max_seq_length:  # the few that overflow: the exact truncation
+            enc = _fit(ex, tokenizer, fmt, max_seq_length, dict(history=ex['history'], prompt=prompt, ids=ids, n_prompt=n))
+            if enc is None: continue
+            ids, n = enc['ids'], enc['n_prompt']
+        for k, v in zip(TOKENIZED_COLUMNS, (ids, [1]*len(ids), [-100]*n + ids[n:], len(ids))): cols[k].append(v)
+    return cols
+
+# %% ../nbs/01_prompt.ipynb #e3590872
+def tokenizer_fingerprint(tokenizer)->str:
+    "A hash of what decides `tokenizer`'s output: vocabulary and rules, special tokens, chat template, class."
+    backend = getattr(tokenizer, 'backend_tokenizer', None)
+    rules = backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))
+    parts = [rules, str(tokenizer.chat_template or ''), json.dumps(tokenizer.special_tokens_map, sort_keys=True, default=str), type(tokenizer).__name__]
+    return hashlib.sha256('\0'.join(parts).encode()).hexdigest()[:16]
+
+def prep_key(ds,                  # a datasets.Dataset of canonical examples
+             tokenizer,           # the model's tokenizer
+             max_seq_length:int|None, # longest sequence in tokens
+             fmt:str,             # a resolved prompt format
+            )->str:
+    "The cache key of `ds` tokenized with these settings: a hash of data, tokenizer, settings and this code."
+    import persona_ft.prompt as this
+    template = '' if fmt == 'phi2' else _chat_template(tokenizer, fmt)
+    parts = [ds._fingerprint, tokenizer_fingerprint(tokenizer), str(max_seq_length), fmt, template, Path(this.__file__).read_text()]
+    return hashlib.sha256('\0'.join(parts).encode()).hexdigest()[:24]
+
+def _cache_file(key:str, cache)->str|None:
+    "The cache file for `key` in folder `cache` (True: the persona_ft cache; False/None: no cache)."
+    if not cache: return None
+    folder = Path(cache) if not isinstance(cache, bool) else cache_dir()/'tokenized'
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder/f'{key}.arrow')
+
 # %% ../nbs/01_prompt.ipynb #42425755
 def tokenize_dataset(ds,                   # a datasets.Dataset of canonical examples
                      tokenizer,            # the model's tokenizer
                      max_seq_length:int|None=512, # longest sequence in tokens
                      fmt:str='auto',       # prompt format, see `resolve_format`
+                     cache=True,           # True: cache in `cache_dir()/'tokenized'`; a folder; False: no cache
+                     num_proc:int|None=None, # processes for `datasets.map` (None: all cores, up to 4, from 20k examples)
+                     batch_size:int=256,   # examples per batch
                     )->tuple:
-    "(Dataset of input_ids/attention_mask/labels/length, number of skipped examples)."
+    "(Dataset of input_ids/attention_mask/labels/length, number of skipped examples), cached by content."
     import datasets
-    fmt, cols = resolve_format(tokenizer, fmt), {k: [] for k in ('input_ids', 'attention_mask', 'labels', 'length')}
-    for ex in ds:
-        if (enc := encode_example(ex, tokenizer, max_seq_length, fmt)) is None: continue
-        for k,v in {**enc, 'length': len(enc['input_ids'])}.items(): cols[k].append(v)
-    n_skipped = len(ds) - len(cols['length'])
-    if len(ds) and not cols['length']:
+    fmt = resolve_format(tokenizer, fmt)
+    key = prep_key(ds, tokenizer, max_seq_length, fmt)
+    path = _cache_file(key, cache)
+    if num_proc is None and len(ds) >= 20_000: num_proc = min(4, os.cpu_count() or 1)
+    feats = datasets.Features({'input_ids': datasets.List(datasets.Value('int32')), 'attention_mask': datasets.List(datasets.Value('int8')),
+                               'labels': datasets.List(datasets.Value('int32')), 'length': datasets.Value('int32')})
+    tds = ds.map(encode_batch, batched=True, batch_size=batch_size, num_proc=num_proc, remove_columns=ds.column_names, features=feats,
+                 fn_kwargs=dict(tokenizer=tokenizer, max_seq_length=max_seq_length, fmt=fmt), new_fingerprint=key,
+                 cache_file_name=path, load_from_cache_file=path is not None, keep_in_memory=path is None, desc='Tokenizing')
+    n_skipped = len(ds) - len(tds)
+    if len(ds) and not len(tds):
         raise PersonaFTError(f"All {len(ds)} examples were skipped: persona + reply do not fit in max_seq_length={max_seq_length}; raise it")
     if n_skipped: warnings.warn(f"Skipped {n_skipped} of {len(ds)} examples whose persona + reply do not fit in max_seq_length={max_seq_length}")
-    return datasets.Dataset.from_dict(cols), n_skipped
+    return tds, n_skipped
+
+# %% ../nbs/01_prompt.ipynb #03655d23
+def _cpu_s()->float:
+    "CPU seconds used so far by this process and its finished workers."
+    import resource
+    return sum(r.ru_utime + r.ru_stime for r in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
+
+def prep_speed(path,                 # data to build the examples from (file, folder or hub id)
+               tokenizer=None,       # the model's tokenizer (None: the embedded model's)
+               n:int=100_000,        # examples to tokenize
+               max_seq_length:int=512, # longest sequence in tokens
+               num_proc:int|None=None, # processes, as in `tokenize_dataset`
+               speaker:str='both',   # learned side of SPC conversations
+              )->dict:
+    "Examples/s, CPU time and peak memory of `tokenize_dataset` on `n` examples repeated from `path`: cold, then cached."
+    import datasets, resource, tempfile, time
+    from persona_ft.data import load_persona_data
+    tokenizer = tokenizer if tokenizer is not None else _load_tokenizer(None)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        t0 = time.perf_counter(); ds = load_persona_data(path, skip_invalid=True, speaker=speaker); load_s = time.perf_counter() - t0
+        big = datasets.concatenate_datasets([ds] * -(-n // len(ds))).select(range(n))
+        with tempfile.TemporaryDirectory() as cache:
+            t0, c0 = time.perf_counter(), _cpu_s(); tds, skipped = tokenize_dataset(big, tokenizer, max_seq_length, cache=cache, num_proc=num_proc)
+            cold, cpu = time.perf_counter() - t0, _cpu_s() - c0
+            t0 = time.perf_counter(); tokenize_dataset(big, tokenizer, max_seq_length, cache=cache, num_proc=num_proc); warm = time.perf_counter() - t0
+    mib = lambda who: round(resource.getrusage(who).ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+    return dict(source=Path(str(path)).name, n=n, distinct=len(ds), load_s=round(load_s, 2), max_seq_length=max_seq_length, num_proc=num_proc,
+                tokenize_s=round(cold, 2), examples_per_s=round(n / cold), cpu_s=round(cpu, 2), examples_per_cpu_s=round(n / cpu),
+                cached_s=round(warm, 2), skipped=skipped, tokens=sum(tds['length']), peak_rss_mib=mib(resource.RUSAGE_SELF),
+                peak_worker_rss_mib=mib(resource.RUSAGE_CHILDREN), cpus=os.cpu_count(), load_avg_1min=round(os.getloadavg()[0], 2))
 
 # %% ../nbs/01_prompt.ipynb #3abaac05
 class PersonaCollator:

@@ -4,21 +4,26 @@
 
 # %% ../nbs/03_train.ipynb #34d88496
 from __future__ import annotations
-import os, json, time, shutil, tempfile, difflib, argparse, importlib.metadata, importlib.util
-from dataclasses import dataclass, field, fields, replace
+import os, json, time, shutil, tempfile, difflib, argparse, hashlib, importlib.metadata, importlib.util
+from collections import Counter
+from dataclasses import dataclass, field, fields, replace, asdict
 from pathlib import Path
 import torch, yaml
 from transformers import Trainer, TrainingArguments, TrainerCallback, SchedulerType, set_seed
 from .core import PersonaFTError, EMBEDDED_MODEL, cli_parser
-from .data import load_persona_data, split_train_eval, bundled_data_path
-from .prompt import tokenize_dataset, PersonaCollator, resolve_format
+from .data import load_persona_data, split_train_eval, bundled_data_path, example_key
+from .prompt import (tokenize_dataset, PersonaCollator, resolve_format, persona_system_text, render_messages,
+                               stop_token_ids)
 from .quant_lora import load_tokenizer, load_base, attach_lora, quantization_info
 
 # %% auto #0
-__all__ = ['TRAIN_EXAMPLES', 'TrainConfig', 'make_config', 'train_parser', 'load_config_file', 'parse_train_args',
-           'check_writable', 'validate_config', 'run_dirs', 'last_checkpoint', 'check_outputs', 'write_atomically',
-           'prepare_data', 'training_arguments', 'PersonaLogCallback', 'build_trainer', 'plot_loss', 'library_versions',
-           'training_card', 'card_markdown', 'save_final_adapter', 'train_persona', 'train_personas', 'cli_train']
+__all__ = ['TRAIN_EXAMPLES', 'RECORD_FILE', 'RECORD_VERSION', 'TrainConfig', 'make_config', 'train_parser', 'load_config_file',
+           'parse_train_args', 'check_writable', 'validate_config', 'run_dirs', 'last_checkpoint', 'adapter_complete',
+           'check_outputs', 'write_atomically', 'RecordError', 'LoraRecord', 'DataRecord', 'TrainingRecord',
+           'record_from_dict', 'save_record', 'load_record', 'heldout_key', 'examples_sha256', 'persona_profile',
+           'prepare_data', 'mixed_precision', 'training_arguments', 'PersonaLogCallback', 'build_trainer', 'plot_loss',
+           'tokenizer_sha256', 'stop_strings_for', 'card_markdown', 'library_versions', 'training_record',
+           'save_final_adapter', 'train_persona', 'train_personas', 'cli_train']
 
 # %% ../nbs/03_train.ipynb #9f2bb58d
 def _opt(default, help:str):
@@ -72,8 +77,10 @@ def _coerce(name:str, value, kind:str):
     if typ is bool and isinstance(value, str): value = {'true': True, 'false': False}.get(value.lower(), value)
     if typ is bool and not isinstance(value, bool): raise PersonaFTError(f'{name} must be true or false, got {value!r}')
     if typ is str and isinstance(value, (list, tuple)): return ','.join(map(str, value))
-    try: return typ(float(value)) if typ is int and isinstance(value, str) and float(value).is_integer() else typ(value)
+    try: out = float(value) if typ is int else typ(value)  # via float: '1e3' and 10.0 are whole numbers too
     except (TypeError, ValueError): raise PersonaFTError(f'{name} must be {typ.__name__}, got {value!r}') from None
+    if typ is int and not out.is_integer(): raise PersonaFTError(f'{name} must be int (a whole number), got {value!r}')
+    return int(out) if typ is int else out
 
 def make_config(values:dict, # field name -> value (strings are converted); unknown keys are errors
                )->TrainConfig:
@@ -165,6 +172,8 @@ def validate_config(cfg:TrainConfig)->TrainConfig:
     return cfg
 
 # %% ../nbs/03_train.ipynb #27d910cb
+def _is_main()->bool: return int(os.environ.get('RANK', 0)) == 0
+
 def run_dirs(cfg:TrainConfig, persona:str)->tuple:
     "(checkpoint folder, final adapter folder) of `persona`."
     out = Path(cfg.output_dir)
@@ -181,16 +190,29 @@ def last_checkpoint(run_dir, # a persona's checkpoint folder
         except (OSError, ValueError): pass
     return max(done, key=_step, default=None)
 
-def check_outputs(cfg:TrainConfig, personas:list)->None:
-    "Refuse, before any work, to replace final adapters or mix with old checkpoints unless asked."
+def adapter_complete(final, # a `<persona>_final_adapter` folder
+                    )->bool:
+    "True when `final` holds a whole adapter: config, weights and training record."
+    f = Path(final)
+    return (f/'adapter_config.json').exists() and (f/'training_card.json').exists() and any(f.glob('adapter_model.*'))
+
+# %% ../nbs/03_train.ipynb #9d47ad88
+def check_outputs(cfg:TrainConfig, personas:list)->list:
+    "The personas left to train; refuses, before any work, to replace final adapters or mix with old checkpoints unless asked."
+    todo = []
     for persona in personas:
         _check(persona and '/' not in persona and persona not in ('.', '..'), f'Invalid persona name {persona!r}')
         run_dir, final = run_dirs(cfg, persona)
         if final.exists() and not cfg.overwrite:
+            if cfg.resume and adapter_complete(final):
+                if _is_main(): print(f'[{persona}] --resume: {final} is complete, skipping this persona', flush=True)
+                continue
             raise PersonaFTError(f'{final} already exists: pass --overwrite to replace it (nothing was changed)')
         if last_checkpoint(run_dir) and not (cfg.resume or cfg.overwrite):
             raise PersonaFTError(f'{run_dir} holds checkpoints of an earlier run: pass --resume to continue it '
                                  f'or --overwrite to start over (nothing was changed)')
+        todo.append(persona)
+    return todo
 
 # %% ../nbs/03_train.ipynb #77c11965
 def write_atomically(dest,            # the folder to create
@@ -211,33 +233,173 @@ def write_atomically(dest,            # the folder to create
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
+# %% ../nbs/03_train.ipynb #96463bb6
+RECORD_FILE, RECORD_VERSION = 'training_card.json', 2  # the record's file in an adapter folder, and its layout version
+
+class RecordError(PersonaFTError):
+    "A training record that cannot be read: the message names the file and the field."
+
+@dataclass
+class LoraRecord:
+    "The LoRA settings of an adapter."
+    r:int; alpha:int; dropout:float; target_modules:list
+
+@dataclass
+class DataRecord:
+    "Where one persona's examples came from and which of them were held out."
+    source:str                        # data file, folder or hub id, as loaded
+    sha256:str|None = None            # hash of this persona's examples as loaded
+    persona_name:str|None = None      # the run's persona selection, to load the data the same way
+    persona_file:str|None = None      # persona descriptions file used when loading
+    n_train:int = 0                   # training examples that fit in max_seq_length
+    n_eval:int = 0                    # held-out examples that fit
+    skipped_too_long:dict = field(default_factory=dict) # split -> examples that did not fit
+    duplicates_dropped:int = 0        # exact duplicates dropped before the split (whole run)
+    split_seed:int = 42               # seed of `split_train_eval`
+    eval_size:float = 0.1             # its held-out fraction
+    heldout_keys:list = field(default_factory=list) # `heldout_key` of every held-out example, fitting or not
+
+# %% ../nbs/03_train.ipynb #925f1935
+@dataclass
+class TrainingRecord:
+    "What `train` knew about one adapter: enough to reproduce it and to serve it exactly as it was trained."
+    persona:str                       # persona name
+    base_model:str                    # as given: 'embedded', hub id, folder or .gguf
+    prompt_format:str                 # resolved: 'chat', 'phi2' or 'jinja:<template or path>'
+    max_seq_length:int                # training length budget, also the serving prompt budget
+    lora:LoraRecord                   # LoRA settings
+    data:DataRecord                   # data source and split
+    base_revision:str|None = None     # hub commit of the base, when it came from the hub
+    dtype:str|None = None             # dtype of the base weights in training
+    quantization:dict = field(default_factory=dict)  # `quantization_info` of the base
+    mixed_precision:str = 'no'        # 'no', 'fp16' (with loss scaling) or 'bf16'
+    system_text:str = ''              # the persona's system turn as rendered in training
+    facts:list = field(default_factory=list)         # the persona's facts
+    description:str = ''              # the persona's description
+    stop_tokens:list = field(default_factory=list)   # tokens that end a reply in this format
+    stop_strings:list = field(default_factory=list)  # texts that end a reply in a text format (Phi-2, plain Jinja)
+    tokenizer_sha256:str|None = None  # fingerprint of the training tokenizer (vocabulary, specials, template)
+    hyperparameters:dict = field(default_factory=dict) # optimizer, schedule, steps, seed, processes, resume
+    base_eval_loss:float|None = None  # held-out loss without the adapter
+    final_eval_loss:float|None = None # held-out loss with it
+    train_seconds:float|None = None   # seconds in `trainer.train`
+    created:str = ''                  # when the record was written
+    versions:dict = field(default_factory=dict)      # library versions
+    schema_version:int = RECORD_VERSION
+
+    @property
+    def quantization_name(self)->str|None:
+        "'4bit', '8bit' or None: how the base was loaded in training."
+        q = str((self.quantization or {}).get('quantization') or '')
+        return '4bit' if q.startswith('4bit') else '8bit' if q.startswith('8bit') else None
+    def save(self, folder)->Path: "Write `folder/training_card.json`."; return save_record(self, folder)
+    @classmethod
+    def load(cls, path)->TrainingRecord: "The record of an adapter folder or card file."; return load_record(path)
+    def _repr_markdown_(self): return card_markdown(self)
+
+# %% ../nbs/03_train.ipynb #d96c0637
+_REQUIRED = {'persona': str, 'base_model': str, 'prompt_format': str, 'max_seq_length': int, 'lora': dict, 'data': dict}
+
+def _v1_layout(d:dict)->dict:
+    "A card written before `TrainingRecord` (schema 1), in the record's layout."
+    hp, q = d.get('hyperparameters') or {}, d.get('quantization')
+    data = {**(d.get('data') or {}), 'persona_file': d.get('persona_file'), 'split_seed': hp.get('seed', 42), 'eval_size': hp.get('eval_size', 0.1)}
+    return {**d, 'quantization': q if isinstance(q, dict) else {'quantization': q}, 'data': data}
+
+def _known(cls, d:dict)->dict: return {k: v for k, v in d.items() if k in {f.name for f in fields(cls)}}
+
+def record_from_dict(d:dict,                        # the JSON form of a record
+                     where:str='the training card', # its file, for error messages
+                    )->TrainingRecord:
+    "A `TrainingRecord` from its JSON form (schema 1 or 2), or a `RecordError` naming `where` and the field."
+    if not isinstance(d, dict): raise RecordError(f'{where} does not hold a JSON object')
+    version = d.get('schema_version', 1)
+    if not isinstance(version, int) or not 1 <= version <= RECORD_VERSION:
+        raise RecordError(f'{where} has schema_version {version!r}; this persona_ft reads 1 to {RECORD_VERSION}: upgrade persona_ft')
+    d = _v1_layout(d) if version == 1 else d
+    for k, kind in _REQUIRED.items():
+        if not isinstance(d.get(k), kind): raise RecordError(f"{where}: field {k!r} must be {kind.__name__}, got {d.get(k)!r}")
+    if not isinstance(d['data'].get('source'), str): raise RecordError(f"{where}: field 'data.source' must be str, got {d['data'].get('source')!r}")
+    try: return TrainingRecord(**{**_known(TrainingRecord, d), 'lora': LoraRecord(**_known(LoraRecord, d['lora'])),
+                                  'data': DataRecord(**_known(DataRecord, d['data'])), 'schema_version': RECORD_VERSION})
+    except TypeError as e: raise RecordError(f'{where}: {e}') from None
+
+# %% ../nbs/03_train.ipynb #47879a1b
+def save_record(record:TrainingRecord, folder)->Path:
+    "Write `record` as `folder/training_card.json`."
+    path = Path(folder)/RECORD_FILE
+    path.write_text(json.dumps(asdict(record), indent=2, default=str))
+    return path
+
+def load_record(path, # an adapter folder or its training_card.json
+               )->TrainingRecord:
+    "The `TrainingRecord` of `path`, or a `RecordError` naming the file and what is wrong."
+    f = Path(path)
+    f = f/RECORD_FILE if f.is_dir() or not f.suffix else f
+    if not f.exists(): raise RecordError(f'{f} not found: {f.parent} holds no training record (was it written by `persona_ft train`?)')
+    try: d = json.loads(f.read_text())
+    except (ValueError, UnicodeDecodeError) as e: raise RecordError(f'{f} is not valid JSON ({e}): the training record is damaged') from None
+    return record_from_dict(d, str(f))
+
+# %% ../nbs/03_train.ipynb #a2992b8f
+def heldout_key(ex:dict)->str:
+    "A short stable key of an example's persona, history and reply: how a record names its held-out examples."
+    return hashlib.sha256(example_key(ex).encode()).hexdigest()[:16]
+
+def examples_sha256(examples)->str:
+    "A hash of the whole content (persona texts, history, reply) of `examples`, in order."
+    h = hashlib.sha256()
+    for ex in examples: h.update(json.dumps([ex[k] for k in ('persona', 'facts', 'description', 'history', 'reply')]).encode() + b'\n')
+    return h.hexdigest()
+
+def persona_profile(examples)->dict:
+    "{'facts', 'description'} that most of `examples` carry: the persona's system turn outside training."
+    pairs = Counter((tuple(ex['facts']), ex['description']) for ex in examples)
+    (facts, desc), _ = pairs.most_common(1)[0] if pairs else (((), ''), 0)
+    return {'facts': list(facts), 'description': desc}
+
 # %% ../nbs/03_train.ipynb #21faf515
 _COLUMNS = ['input_ids', 'attention_mask', 'labels']
 
 def _names(persona_name)->list|None:
     names = [n.strip() for n in str(persona_name or 'all').split(',') if n.strip()]
-    return None if names in ([], ['all']) else names
+    return None if [n.lower() for n in names] in ([], ['all']) else names
+
+def _persona_data(cfg:TrainConfig, tokenizer, persona:str, parts:dict, loaded:list, source:str, n_dup:int)->dict:
+    "One persona's tokenized 'train' and 'eval' Datasets, its `DataRecord` and its profile."
+    out, skipped = {}, {}
+    for split, part in parts.items():
+        _check(len(part), f'Persona {persona!r} has no {split} examples after the split: add data or change --eval_size')
+        tok, skipped[split] = tokenize_dataset(part, tokenizer, cfg.max_seq_length, cfg.prompt_format)
+        out[split] = tok.select_columns(_COLUMNS)
+    data = DataRecord(source, examples_sha256(loaded), cfg.persona_name, cfg.persona_file, len(out['train']), len(out['eval']),
+                      skipped, n_dup, cfg.seed, cfg.eval_size, [heldout_key(e) for e in parts['eval']])
+    return {**out, 'data': data, 'profile': persona_profile(loaded)}
 
 def prepare_data(cfg:TrainConfig, tokenizer)->dict:
-    "persona -> {'train', 'eval' (tokenized Datasets), 'info' (counts)} for every persona of the run."
+    "persona -> {'train', 'eval' (tokenized Datasets), 'data' (`DataRecord`), 'profile'} for every persona of the run."
     source = cfg.dataset_path or bundled_data_path('personas')
     ds = load_persona_data(source, persona_name=cfg.persona_name, persona_file=cfg.persona_file)
     splits, info = split_train_eval(ds, eval_size=cfg.eval_size, seed=cfg.seed)
-    order = _names(cfg.persona_name) or sorted(set(ds['persona']))
-    out = {}
-    for persona in order:
-        parts, skipped = {}, {}
-        for split in ('train', 'eval'):
-            rows = [i for i, p in enumerate(splits[split]['persona']) if p == persona]
-            _check(rows, f'Persona {persona!r} has no {split} examples after the split: add data or change --eval_size')
-            tok, skipped[split] = tokenize_dataset(splits[split].select(rows), tokenizer, cfg.max_seq_length, cfg.prompt_format)
-            parts[split] = tok.select_columns(_COLUMNS)
-        out[persona] = {**parts, 'info': {'source': str(source), 'n_train': len(parts['train']), 'n_eval': len(parts['eval']),
-                        'skipped_too_long': skipped, 'duplicates_dropped': info['duplicates_dropped']}}
+    loaded, out = ds.to_list(), {}
+    for persona in _names(cfg.persona_name) or sorted(set(ds['persona'])):
+        parts = {s: splits[s].select([i for i, p in enumerate(splits[s]['persona']) if p == persona]) for s in ('train', 'eval')}
+        out[persona] = _persona_data(cfg, tokenizer, persona, parts, [e for e in loaded if e['persona'] == persona],
+                                     str(source), info['duplicates_dropped'])
     return out
 
+# %% ../nbs/03_train.ipynb #54d9a00a
+def mixed_precision(dtype:torch.dtype, # dtype of the base model's weights
+                    device:str,        # where they are: 'cuda', 'cuda:0', 'cpu', ...
+                   )->str:
+    "'fp16' (with loss scaling), 'bf16' or 'no': the Trainer mixed precision for base weights of `dtype` on `device`."
+    if dtype == torch.float16: return 'fp16' if str(device).startswith('cuda') else 'no'
+    return 'bf16' if dtype == torch.bfloat16 else 'no'
+
 # %% ../nbs/03_train.ipynb #310c858e
-def training_arguments(cfg:TrainConfig, run_dir)->TrainingArguments:
+def training_arguments(cfg:TrainConfig, run_dir,
+                       precision:str='no', # from `mixed_precision`: 'fp16', 'bf16' or 'no'
+                      )->TrainingArguments:
     "transformers `TrainingArguments` for one persona's run in `run_dir`."
     return TrainingArguments(
         output_dir=str(run_dir), seed=cfg.seed, learning_rate=cfg.learning_rate, num_train_epochs=cfg.num_train_epochs,
@@ -246,8 +408,8 @@ def training_arguments(cfg:TrainConfig, run_dir)->TrainingArguments:
         warmup_steps=float(cfg.warmup_ratio), lr_scheduler_type=cfg.lr_scheduler_type,
         eval_strategy='steps', eval_steps=cfg.eval_steps, save_strategy='steps', save_steps=cfg.save_steps,
         save_total_limit=cfg.save_total_limit, logging_steps=cfg.logging_steps, report_to=cfg.report_to,
-        bf16=cfg.use_bf16, use_cpu=not torch.cuda.is_available(), label_names=['labels'], remove_unused_columns=False,
-        train_sampling_strategy='group_by_length' if cfg.group_by_length else 'random',
+        fp16=precision == 'fp16', bf16=precision == 'bf16', use_cpu=not torch.cuda.is_available(), label_names=['labels'],
+        remove_unused_columns=False, train_sampling_strategy='group_by_length' if cfg.group_by_length else 'random',
         ddp_find_unused_parameters=False, dataloader_num_workers=0)
 
 # %% ../nbs/03_train.ipynb #77f16e64
@@ -263,9 +425,9 @@ class PersonaLogCallback(TrainerCallback):
             self.last = state.global_step
             print(f"[{self.persona}] step {state.global_step}/{state.max_steps} eval_loss {metrics['eval_loss']:.4f}", flush=True)
 
-def build_trainer(model, tokenizer, cfg:TrainConfig, persona:str, data:dict)->Trainer:
-    "A `Trainer` for one persona: its splits, the prompt collator and the persona log callback."
-    return Trainer(model=model, args=training_arguments(cfg, run_dirs(cfg, persona)[0]), train_dataset=data['train'],
+def build_trainer(model, tokenizer, cfg:TrainConfig, persona:str, data:dict, precision:str='no')->Trainer:
+    "A `Trainer` for one persona: its splits, the prompt collator, the persona log callback and mixed `precision`."
+    return Trainer(model=model, args=training_arguments(cfg, run_dirs(cfg, persona)[0], precision), train_dataset=data['train'],
                    eval_dataset=data['eval'], data_collator=PersonaCollator(tokenizer), processing_class=tokenizer,
                    callbacks=[PersonaLogCallback(persona, len(data['train']), len(data['eval']))])
 
@@ -287,6 +449,48 @@ def plot_loss(log_history:list,     # Trainer's `state.log_history`
     return fig
 
 # %% ../nbs/03_train.ipynb #dfad6346
+def tokenizer_sha256(tokenizer)->str:
+    "A fingerprint of what a tokenizer does: vocabulary, special tokens and chat template."
+    state = [sorted(tokenizer.get_vocab().items()), sorted(tokenizer.all_special_tokens), getattr(tokenizer, 'chat_template', None)]
+    return hashlib.sha256(json.dumps(state, default=str).encode()).hexdigest()
+
+def stop_strings_for(tokenizer, fmt:str='auto')->list:
+    "Texts that end a reply in format `fmt` when no special token does (Phi-2's '\\nInstruct:', plain-text Jinja); else []."
+    fmt, mark, nxt = resolve_format(tokenizer, fmt), 'persona-ft-reply', 'persona-ft-next'
+    text = render_messages([{'role': 'user', 'content': 'hi'}, {'role': 'assistant', 'content': mark},
+                            {'role': 'user', 'content': nxt}], tokenizer, fmt)
+    between = text[text.index(mark)+len(mark):text.index(nxt)]
+    specials = set(tokenizer.all_special_tokens) | set(tokenizer.get_added_vocab())
+    return [] if not between.strip() or any(s and s in between for s in specials) else [between.rstrip()]
+
+# %% ../nbs/03_train.ipynb #626dde8e
+def _loss(x)->str: return 'n/a' if x is None else f'{x:.4f}'
+
+def card_markdown(rec:TrainingRecord)->str:
+    "A short README.md model card for the adapter of record `rec`."
+    d, l, q = rec.data, rec.lora, rec.quantization_name or 'none'
+    return f"""---
+library_name: peft
+tags: [persona_ft, lora, persona]
+---
+# {rec.persona}: persona adapter
+
+A LoRA adapter that makes `{rec.base_model}` speak as **{rec.persona}**, trained with
+[persona_ft](https://github.com/persona-ft/persona_ft) on `{d.source}` ({d.n_train} train / {d.n_eval} held-out examples).
+
+| | eval loss (held-out) |
+|---|---|
+| base model | {_loss(rec.base_eval_loss)} |
+| with this adapter | {_loss(rec.final_eval_loss)} |
+
+LoRA r={l.r}, alpha={l.alpha}, dropout={l.dropout} on {', '.join(l.target_modules)}; quantization: {q}; mixed precision: {rec.mixed_precision};
+prompt format `{rec.prompt_format.split(chr(10))[0][:60]}`, max_seq_length {rec.max_seq_length}; {rec.hyperparameters.get('global_step', '?')} steps
+at learning rate {rec.hyperparameters.get('learning_rate', '?')}. Full details: `training_card.json`; curves: `loss.png`.
+
+    persona_ft chat --adapter <this folder>
+"""
+
+# %% ../nbs/03_train.ipynb #285a8e2b
 def library_versions()->dict:
     "Installed versions of the libraries that shape a training run."
     out = {}
@@ -295,62 +499,39 @@ def library_versions()->dict:
         except importlib.metadata.PackageNotFoundError: out[pkg] = None
     return out
 
-def training_card(cfg:TrainConfig, persona:str, *, prompt_format:str, quantization:dict, target_modules:list,
-                  data_info:dict, base_eval_loss:float, final_eval_loss:float, train_seconds:float, run:dict)->dict:
-    "The JSON-able record of one persona's training run."
-    hyper = ('learning_rate', 'num_train_epochs', 'max_steps', 'per_device_train_batch_size', 'gradient_accumulation_steps',
-             'warmup_ratio', 'lr_scheduler_type', 'eval_size', 'seed', 'gradient_checkpointing', 'group_by_length', 'use_bf16')
-    return {'persona': persona, 'base_model': cfg.model_id, 'prompt_format': prompt_format, 'max_seq_length': cfg.max_seq_length,
-            'quantization': quantization, 'persona_file': cfg.persona_file,
-            'lora': {'r': cfg.lora_r, 'alpha': cfg.lora_alpha, 'dropout': cfg.lora_dropout, 'target_modules': target_modules},
-            'data': data_info, 'hyperparameters': {**{k: getattr(cfg, k) for k in hyper}, **run},
-            'base_eval_loss': base_eval_loss, 'final_eval_loss': final_eval_loss, 'train_seconds': round(train_seconds, 2),
-            'created': time.strftime('%Y-%m-%dT%H:%M:%S%z'), 'versions': library_versions()}
+_HYPER = ('learning_rate', 'num_train_epochs', 'max_steps', 'per_device_train_batch_size', 'gradient_accumulation_steps', 'warmup_ratio',
+          'lr_scheduler_type', 'seed', 'gradient_checkpointing', 'group_by_length', 'use_bf16', 'trust_remote_code')
 
-def card_markdown(card:dict)->str:
-    "A short README.md model card for an adapter's `card`."
-    d, h, l = card['data'], card['hyperparameters'], card['lora']
-    q = (card['quantization'] or {}).get('quantization') or 'none'
-    return f"""---
-library_name: peft
-tags: [persona_ft, lora, persona]
----
-# {card['persona']}: persona adapter
-
-A LoRA adapter that makes `{card['base_model']}` speak as **{card['persona']}**, trained with
-[persona_ft](https://github.com/persona-ft/persona_ft) on `{d['source']}` ({d['n_train']} train / {d['n_eval']} held-out examples).
-
-| | eval loss (held-out) |
-|---|---|
-| base model | {card['base_eval_loss']:.4f} |
-| with this adapter | {card['final_eval_loss']:.4f} |
-
-LoRA r={l['r']}, alpha={l['alpha']}, dropout={l['dropout']} on {', '.join(l['target_modules'])}; quantization: {q};
-prompt format `{card['prompt_format']}`, max_seq_length {card['max_seq_length']}; {h['global_step']} steps at learning rate
-{h['learning_rate']} ({h['lr_scheduler_type']}), {card['train_seconds']:.0f} s. Full details: `training_card.json`; curves: `loss.png`.
-
-    persona_ft chat --adapter <this folder>
-"""
+def training_record(cfg:TrainConfig, persona:str, data:dict, # the run's settings, persona, and its `prepare_data` entry
+                    base, tokenizer, targets:list,  # the base model (before LoRA), its tokenizer, LoRA target names
+                    precision:str, losses:tuple, train_seconds:float, run:dict, # mixed precision, (base, final) eval loss, ...
+                   )->TrainingRecord:
+    "The `TrainingRecord` of one persona's finished run."
+    fmt = resolve_format(tokenizer, cfg.prompt_format)
+    return TrainingRecord(persona, cfg.model_id, fmt, cfg.max_seq_length, LoraRecord(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, targets),
+        data['data'], base_revision=getattr(base.config, '_commit_hash', None), dtype=str(base.dtype).removeprefix('torch.'),
+        quantization=quantization_info(base), mixed_precision=precision, system_text=persona_system_text(data['profile']),
+        **data['profile'], stop_tokens=tokenizer.convert_ids_to_tokens(stop_token_ids(tokenizer, fmt)),
+        stop_strings=stop_strings_for(tokenizer, fmt), tokenizer_sha256=tokenizer_sha256(tokenizer),
+        hyperparameters={**{k: getattr(cfg, k) for k in _HYPER}, **run}, base_eval_loss=losses[0], final_eval_loss=losses[1],
+        train_seconds=round(train_seconds, 2), created=time.strftime('%Y-%m-%dT%H:%M:%S%z'), versions=library_versions())
 
 # %% ../nbs/03_train.ipynb #3be191a0
 def save_final_adapter(model,           # the trained PeftModel
                        tokenizer,       # its tokenizer, saved beside it
                        dest,            # `<output_dir>/<persona>_final_adapter`
-                       card:dict,       # from `training_card`
+                       record:TrainingRecord, # from `training_record`
                        fig=None,        # loss Figure, saved as loss.png
                        overwrite=False, # replace an existing adapter
                       )->Path:
     "Write the adapter folder (weights, tokenizer, training_card.json, README.md, loss.png) atomically."
     def write(tmp:Path):
         model.save_pretrained(tmp); tokenizer.save_pretrained(tmp)
-        (tmp/'training_card.json').write_text(json.dumps(card, indent=2, default=str))
-        (tmp/'README.md').write_text(card_markdown(card))
+        record.save(tmp); (tmp/'README.md').write_text(card_markdown(record))
         if fig is not None: fig.savefig(tmp/'loss.png', dpi=100)
     return write_atomically(dest, write, overwrite=overwrite)
 
 # %% ../nbs/03_train.ipynb #fd404afe
-def _is_main()->bool: return int(os.environ.get('RANK', 0)) == 0
-
 def _short_names(targets)->list:
     "Module names without their layer path: 'model.layers.0.self_attn.q_proj' -> 'q_proj'."
     return sorted({t.rsplit('.', 1)[-1] for t in ([targets] if isinstance(targets, str) else targets)})
@@ -364,6 +545,11 @@ def _fresh_run_dir(cfg:TrainConfig, run_dir:Path)->Path|None:
     if cfg.overwrite and run_dir.exists() and _is_main(): shutil.rmtree(run_dir)
     return None
 
+def _targets(cfg:TrainConfig):
+    "`--target_modules` as attach_lora takes it: None, 'all-linear' or a list of names."
+    return [t.strip() for t in cfg.target_modules.split(',')] if cfg.target_modules and cfg.target_modules != 'all-linear' else cfg.target_modules
+
+# %% ../nbs/03_train.ipynb #f10dd811
 def train_persona(model,               # the base model (plain or quantized), shared across personas
                   tokenizer,           # its tokenizer
                   cfg:TrainConfig,     # the run's settings
@@ -372,25 +558,20 @@ def train_persona(model,               # the base model (plain or quantized), sh
                  )->tuple:
     "(final adapter path, base model without the adapter) after training one persona."
     run_dir, final = run_dirs(cfg, persona)
-    resume_from = _fresh_run_dir(cfg, run_dir)
+    resume_from, precision = _fresh_run_dir(cfg, run_dir), mixed_precision(model.dtype, model.device.type)
     set_seed(cfg.seed)
-    targets = [t.strip() for t in cfg.target_modules.split(',')] if cfg.target_modules and cfg.target_modules != 'all-linear' else cfg.target_modules
-    peft_model = attach_lora(model, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout, target_modules=targets,
+    peft_model = attach_lora(model, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout, target_modules=_targets(cfg),
                              gradient_checkpointing=cfg.gradient_checkpointing)
-    trainer = build_trainer(peft_model, tokenizer, cfg, persona, data)
+    trainer = build_trainer(peft_model, tokenizer, cfg, persona, data, precision)
     with peft_model.disable_adapter(): base_loss = trainer.evaluate(metric_key_prefix='base')['base_loss']
     t0 = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    secs = time.perf_counter() - t0
-    final_loss = trainer.evaluate()['eval_loss']
+    secs, final_loss = time.perf_counter() - t0, trainer.evaluate()['eval_loss']
     if trainer.is_world_process_zero():
-        card = training_card(cfg, persona, prompt_format=resolve_format(tokenizer, cfg.prompt_format),
-            quantization=quantization_info(model), target_modules=_short_names(peft_model.peft_config['default'].target_modules),
-            data_info=data['info'], base_eval_loss=base_loss, final_eval_loss=final_loss, train_seconds=secs,
-            run={'global_step': trainer.state.global_step, 'resumed_from': resume_from.name if resume_from else None,
-                 'num_processes': trainer.args.world_size})
-        fig = plot_loss(trainer.state.log_history, base_loss, title=persona)
-        save_final_adapter(peft_model, tokenizer, final, card, fig, overwrite=cfg.overwrite)
+        record = training_record(cfg, persona, data, model, tokenizer, _short_names(peft_model.peft_config['default'].target_modules),
+            precision, (base_loss, final_loss), secs, {'global_step': trainer.state.global_step,
+            'resumed_from': resume_from.name if resume_from else None, 'num_processes': trainer.args.world_size})
+        save_final_adapter(peft_model, tokenizer, final, record, plot_loss(trainer.state.log_history, base_loss, title=persona), overwrite=cfg.overwrite)
         print(f'[{persona}] eval loss {base_loss:.4f} -> {final_loss:.4f}; adapter saved to {final}', flush=True)
     trainer.accelerator.wait_for_everyone()
     return final, peft_model.unload()
@@ -400,13 +581,13 @@ def train_personas(cfg:TrainConfig|dict, # settings, or a dict of them
                   )->dict:
     "Train one adapter per persona of `cfg`; persona -> final adapter path."
     cfg = validate_config(make_config(cfg) if isinstance(cfg, dict) else cfg)
-    tokenizer = load_tokenizer(cfg.model_id)
+    tokenizer = load_tokenizer(cfg.model_id, trust_remote_code=cfg.trust_remote_code)
     data = prepare_data(cfg, tokenizer)
-    check_outputs(cfg, list(data))
+    todo, out = check_outputs(cfg, list(data)), {p: run_dirs(cfg, p)[1] for p in data}
+    if not todo: return out
     model, _ = load_base(cfg.model_id, quantization=cfg.quantization, dtype=torch.bfloat16 if cfg.use_bf16 else None,
                          device_map=_device_map(cfg), trust_remote_code=cfg.trust_remote_code)
-    out = {}
-    for persona, d in data.items(): out[persona], model = train_persona(model, tokenizer, cfg, persona, d)
+    for persona in todo: out[persona], model = train_persona(model, tokenizer, cfg, persona, data[persona])
     return out
 
 def _device_map(cfg:TrainConfig):
