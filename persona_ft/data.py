@@ -12,15 +12,15 @@ import datasets
 from .core import PersonaFTError, assets_path, cli_parser
 
 # %% auto #0
-__all__ = ['TURN', 'FEATURES', 'MERGED', 'ROLES', 'SPC_COLUMNS', 'SPEAKERS', 'PERSONA_FILES', 'DATA_READERS', 'BUNDLED',
-           'SPLIT_BY', 'DATA_EXAMPLES', 'DataError', 'profile_key', 'make_example', 'BadRecord', 'get_field',
-           'get_str_list', 'persona_from_path', 'from_seed', 'merge_turns', 'dialogue_turns', 'from_persona_chat',
-           'chat_turns', 'from_chat', 'spc_turns', 'from_spc', 'record_format', 'parse_record', 'read_jsonl',
-           'read_json', 'read_csv', 'read_parquet', 'load_persona_descriptions', 'is_hub_id', 'data_files', 'read_hub',
-           'reason_kind', 'Problems', 'examples_from', 'apply_descriptions', 'select_personas', 'LoadReport',
-           'problems_report', 'load_report', 'name_persona_chat', 'load_persona_data', 'bundled_data_path',
-           'example_key', 'dedup_examples', 'split_groups', 'split_train_eval', 'prompt_text', 'text_lengths',
-           'length_stats', 'summarize_data', 'summary_table', 'plot_lengths', 'data_parser', 'cli_data']
+__all__ = ['TURN', 'FEATURES', 'MERGED', 'ROLES', 'SPC_COLUMNS', 'SPEAKERS', 'EMPTY_CONVERSATION', 'PERSONA_FILES',
+           'DATA_READERS', 'BUNDLED', 'SPLIT_BY', 'DATA_EXAMPLES', 'DataError', 'profile_key', 'make_example',
+           'BadRecord', 'get_field', 'get_str_list', 'persona_from_path', 'from_seed', 'merge_turns', 'dialogue_turns',
+           'from_persona_chat', 'chat_turns', 'from_chat', 'spc_turns', 'from_spc', 'record_format', 'parse_record',
+           'read_jsonl', 'read_json', 'read_csv', 'read_parquet', 'load_persona_descriptions', 'is_hub_id',
+           'data_files', 'read_hub', 'reason_kind', 'Problems', 'examples_from', 'apply_descriptions', 'persona_names',
+           'select_personas', 'LoadReport', 'problems_report', 'load_report', 'name_persona_chat', 'load_persona_data',
+           'bundled_data_path', 'example_key', 'dedup_examples', 'split_groups', 'split_train_eval', 'prompt_text',
+           'text_lengths', 'length_stats', 'summarize_data', 'summary_table', 'plot_lengths', 'data_parser', 'cli_data']
 
 # %% ../nbs/00_data.ipynb #1bf281b7
 class DataError(PersonaFTError):
@@ -205,6 +205,7 @@ def spc_turns(text:str,                # the 'Best Generated Conversation' cell
 # %% ../nbs/00_data.ipynb #f23ad0c0
 SPEAKERS = {'user1': '1', 'user2': '2', 'both': '12'}  # learned side -> SPC speakers it trains
 _PLACEHOLDER = re.compile(r'\[[^\]]*\]')
+EMPTY_CONVERSATION = 'conversations with no text, as published (no examples)'
 
 def _spc_facts(rec:dict, s:str)->list:
     "The facts of SPC speaker `s`, one per line."
@@ -217,6 +218,9 @@ def from_spc(rec:dict,                # one SPC row, the published columns
             )->list:
     "Canonical examples from one Synthetic-Persona-Chat row: one per turn of the learned speaker(s)."
     local, out = Counter(), []
+    if not str(rec.get(SPC_COLUMNS[2]) or '').strip():  # the published split has such a row: nothing to learn, not an error
+        if notes is not None: notes[EMPTY_CONVERSATION] += 1
+        return []
     facts = {s: _spc_facts(rec, s) for s in SPEAKERS[speaker]}
     turns, n = merge_turns([{'role': s, 'content': c} for s, c in spc_turns(get_field(rec, SPC_COLUMNS[2], nonempty=True), local)])
     for s in SPEAKERS[speaker]:
@@ -405,14 +409,14 @@ def apply_descriptions(examples:list, # canonical examples, changed in place
         d = descs.get(ex['persona'])
         if d and not ex['description'] and not ex['facts']: ex['description'], ex['facts'] = d['description'], list(d['facts'])
 
-def _names(persona_name)->list|None:
+def persona_names(persona_name)->list|None:
     "Persona names asked for: None for all, else the comma-separated names."
     if persona_name is None or str(persona_name).strip().lower() in ('', 'all'): return None
     return [n.strip() for n in str(persona_name).split(',') if n.strip()]
 
 def select_personas(examples:list, persona_name, path)->list:
     "The examples of the personas named in `persona_name` (None/'all'/'a,b'), with an error listing those found."
-    names = _names(persona_name)
+    names = persona_names(persona_name)
     if names is None: return examples
     found = sorted(set(ex['persona'] for ex in examples))
     if missing := [n for n in names if n not in found]:
@@ -461,7 +465,7 @@ def _sources(path)->tuple:
 
 def name_persona_chat(examples:list, persona_name, persona_chat_name:str='persona_chat'):
     "Rename Persona-Chat examples to `persona_name` when it is one name and they are all there is."
-    names = _names(persona_name)
+    names = persona_names(persona_name)
     if not names or len(names) != 1 or not examples: return
     if all(ex['persona'] == persona_chat_name for ex in examples):
         for ex in examples: ex['persona'] = names[0]

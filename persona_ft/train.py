@@ -8,10 +8,11 @@ import os, json, time, shutil, tempfile, difflib, argparse, hashlib, importlib.m
 from collections import Counter
 from dataclasses import dataclass, field, fields, replace, asdict
 from pathlib import Path
-import torch, yaml
+import torch, yaml, datasets
 from transformers import Trainer, TrainingArguments, TrainerCallback, SchedulerType, set_seed
 from .core import PersonaFTError, EMBEDDED_MODEL, cli_parser
-from .data import load_persona_data, split_train_eval, bundled_data_path, example_key
+from .data import (load_persona_data, split_train_eval, bundled_data_path, example_key, dedup_examples, load_report,
+                             persona_names, SPLIT_BY, SPEAKERS)
 from .prompt import (tokenize_dataset, PersonaCollator, resolve_format, persona_system_text, render_messages,
                                stop_token_ids)
 from .quant_lora import load_tokenizer, load_base, attach_lora, quantization_info
@@ -21,9 +22,10 @@ __all__ = ['TRAIN_EXAMPLES', 'RECORD_FILE', 'RECORD_VERSION', 'TrainConfig', 'ma
            'parse_train_args', 'check_writable', 'validate_config', 'run_dirs', 'last_checkpoint', 'adapter_complete',
            'check_outputs', 'write_atomically', 'RecordError', 'LoraRecord', 'DataRecord', 'TrainingRecord',
            'record_from_dict', 'save_record', 'load_record', 'heldout_key', 'examples_sha256', 'persona_profile',
-           'prepare_data', 'mixed_precision', 'training_arguments', 'PersonaLogCallback', 'build_trainer', 'plot_loss',
-           'tokenizer_sha256', 'stop_strings_for', 'card_markdown', 'library_versions', 'training_record',
-           'save_final_adapter', 'train_persona', 'train_personas', 'cli_train']
+           'load_for_training', 'split_for_training', 'eval_sample', 'prepare_data', 'mixed_precision',
+           'training_arguments', 'PersonaLogCallback', 'build_trainer', 'plot_loss', 'tokenizer_sha256',
+           'stop_strings_for', 'card_markdown', 'library_versions', 'training_record', 'save_final_adapter',
+           'final_eval', 'eval_overhead', 'train_persona', 'train_personas', 'cli_train']
 
 # %% ../nbs/03_train.ipynb #9f2bb58d
 def _opt(default, help:str):
@@ -54,7 +56,13 @@ class TrainConfig:
     lora_dropout:float = _opt(0.05, 'dropout on the LoRA input')
     target_modules:str|None = _opt(None, "modules to adapt: comma-separated names, 'all-linear', or auto (default)")
     eval_size:float = _opt(0.1, "fraction of each persona's examples held out for eval loss")
-    eval_steps:float = _opt(0.2, 'evaluate every N steps (or a fraction < 1 of the run)')
+    eval_dataset_path:str|None = _opt(None, 'held-out data (file, folder or hub id) that replaces the split: all of DATASET_PATH trains')
+    max_eval_examples:int = _opt(100, 'held-out examples scored at each evaluation during training, a fixed seeded sample '
+                                      '(0: all); every held-out example stays out of training and is kept for `persona_ft eval`')
+    split_by:str = _opt('conversation', "hold out whole conversations, or whole persona profiles ('persona': eval personas unseen in training)")
+    speaker:str = _opt('user2', "Synthetic-Persona-Chat CSV: whose side to learn, 'user1', 'user2' or 'both'")
+    skip_invalid:bool = _opt(False, 'drop invalid rows (counted by reason, named by file and line, and recorded) instead of stopping')
+    eval_steps:float = _opt(0.25, 'evaluate every N steps (or a fraction < 1 of the run)')
     save_steps:float = _opt(0.2, 'checkpoint every N steps (or a fraction < 1 of the run)')
     logging_steps:float = _opt(0.05, 'log the training loss every N steps (or a fraction < 1 of the run)')
     save_total_limit:int = _opt(2, 'checkpoints kept per persona')
@@ -162,7 +170,11 @@ def validate_config(cfg:TrainConfig)->TrainConfig:
     for k in _STEPS: _check(getattr(cfg, k) > 0, f'{k} must be positive, got {getattr(cfg, k)}')
     _check(0 <= cfg.warmup_ratio < 1, f'warmup_ratio must be in [0, 1), got {cfg.warmup_ratio}')
     _check(0 <= cfg.lora_dropout < 1, f'lora_dropout must be in [0, 1), got {cfg.lora_dropout}')
-    _check(0 < cfg.eval_size < 1, f'eval_size must be a fraction in (0, 1), got {cfg.eval_size}')
+    _check(0 < cfg.eval_size < 1 or (cfg.eval_dataset_path and 0 <= cfg.eval_size < 1),
+           f'eval_size must be a fraction in (0, 1) (0 only with --eval_dataset_path), got {cfg.eval_size}')
+    _check(cfg.max_eval_examples >= 0, f'max_eval_examples must be 0 (all) or more, got {cfg.max_eval_examples}')
+    _check(cfg.split_by in SPLIT_BY, f"split_by must be one of {', '.join(SPLIT_BY)}, got {cfg.split_by!r}")
+    _check(cfg.speaker in SPEAKERS, f"speaker must be one of {', '.join(SPEAKERS)}, got {cfg.speaker!r}")
     schedulers = [s.value for s in SchedulerType]
     _check(cfg.lr_scheduler_type in schedulers, f"Unknown lr_scheduler_type {cfg.lr_scheduler_type!r}: choose from {', '.join(schedulers)}")
     if 'tensorboard' in cfg.report_to:
@@ -258,6 +270,12 @@ class DataRecord:
     split_seed:int = 42               # seed of `split_train_eval`
     eval_size:float = 0.1             # its held-out fraction
     heldout_keys:list = field(default_factory=list) # `heldout_key` of every held-out example, fitting or not
+    split_by:str = 'conversation'     # what the split kept together: 'conversation' or 'persona'
+    speaker:str = 'user2'             # learned side of Synthetic-Persona-Chat conversations
+    skip_invalid:bool = False         # whether invalid rows were dropped rather than stopping the run
+    eval_source:str|None = None       # the separate held-out data (`--eval_dataset_path`), when it replaced the split
+    n_eval_scored:int = 0             # held-out examples scored at each evaluation during training (`--max_eval_examples`)
+    load_report:dict = field(default_factory=dict) # `persona_ft.data.LoadReport`: rows skipped by reason and line, turns merged
 
 # %% ../nbs/03_train.ipynb #925f1935
 @dataclass
@@ -282,7 +300,8 @@ class TrainingRecord:
     hyperparameters:dict = field(default_factory=dict) # optimizer, schedule, steps, seed, processes, resume
     base_eval_loss:float|None = None  # held-out loss without the adapter
     final_eval_loss:float|None = None # held-out loss with it
-    train_seconds:float|None = None   # seconds in `trainer.train`
+    train_seconds:float|None = None   # seconds in `trainer.train`, its evaluations left out
+    eval_seconds:float|None = None    # seconds spent evaluating: base, during training and final
     created:str = ''                  # when the record was written
     versions:dict = field(default_factory=dict)      # library versions
     schema_version:int = RECORD_VERSION
@@ -361,31 +380,53 @@ def persona_profile(examples)->dict:
 # %% ../nbs/03_train.ipynb #21faf515
 _COLUMNS = ['input_ids', 'attention_mask', 'labels']
 
-def _names(persona_name)->list|None:
-    names = [n.strip() for n in str(persona_name or 'all').split(',') if n.strip()]
-    return None if [n.lower() for n in names] in ([], ['all']) else names
+def load_for_training(cfg:TrainConfig, path)->datasets.Dataset:
+    "The canonical examples of `path` loaded with the run's data options."
+    return load_persona_data(path, persona_name=cfg.persona_name, persona_file=cfg.persona_file, skip_invalid=cfg.skip_invalid,
+                             speaker=cfg.speaker)
 
-def _persona_data(cfg:TrainConfig, tokenizer, persona:str, parts:dict, loaded:list, source:str, n_dup:int)->dict:
-    "One persona's tokenized 'train' and 'eval' Datasets, its `DataRecord` and its profile."
+def split_for_training(cfg:TrainConfig, ds:datasets.Dataset)->tuple:
+    "(DatasetDict 'train'/'eval', info): the seeded split of `ds`, or all of `ds` to train and `--eval_dataset_path` held out."
+    if not cfg.eval_dataset_path: return split_train_eval(ds, eval_size=cfg.eval_size, seed=cfg.seed, split_by=cfg.split_by)
+    held, _ = dedup_examples(load_for_training(cfg, cfg.eval_dataset_path))
+    prompts = {example_key(e, with_reply=False) for e in held}
+    train, n_dup = dedup_examples(ds)
+    keep = [i for i, k in enumerate(example_key(e, with_reply=False) for e in train) if k not in prompts]  # no held-out prompt trains
+    info = {'duplicates_dropped': n_dup, 'eval_prompts_dropped_from_train': len(train) - len(keep), 'eval_load_report': load_report(held)}
+    return datasets.DatasetDict(train=train.select(keep), eval=held), info
+
+# %% ../nbs/03_train.ipynb #2479dcf7
+def eval_sample(tokenized:datasets.Dataset, n:int, seed:int)->datasets.Dataset:
+    "A fixed seeded sample of `n` held-out examples (all of them when `n` is 0 or not smaller)."
+    return tokenized if not n or n >= len(tokenized) else tokenized.shuffle(seed=seed).select(range(n))
+
+def _persona_data(cfg:TrainConfig, tokenizer, persona:str, parts:dict, loaded:list, source:str, info:dict, report:dict)->dict:
+    "One persona's tokenized 'train' and 'eval' (the scored sample) Datasets, its `DataRecord` and its profile."
     out, skipped = {}, {}
     for split, part in parts.items():
         _check(len(part), f'Persona {persona!r} has no {split} examples after the split: add data or change --eval_size')
         tok, skipped[split] = tokenize_dataset(part, tokenizer, cfg.max_seq_length, cfg.prompt_format)
         out[split] = tok.select_columns(_COLUMNS)
-    data = DataRecord(source, examples_sha256(loaded), cfg.persona_name, cfg.persona_file, len(out['train']), len(out['eval']),
-                      skipped, n_dup, cfg.seed, cfg.eval_size, [heldout_key(e) for e in parts['eval']])
+    n_eval, out['eval'] = len(out['eval']), eval_sample(out['eval'], cfg.max_eval_examples, cfg.seed)
+    data = DataRecord(source, examples_sha256(loaded), cfg.persona_name, cfg.persona_file, len(out['train']), n_eval, skipped,
+                      info['duplicates_dropped'], cfg.seed, 0.0 if cfg.eval_dataset_path else cfg.eval_size,
+                      [heldout_key(e) for e in parts['eval']], cfg.split_by, cfg.speaker, cfg.skip_invalid,
+                      cfg.eval_dataset_path and str(cfg.eval_dataset_path), len(out['eval']), report)
     return {**out, 'data': data, 'profile': persona_profile(loaded)}
 
+# %% ../nbs/03_train.ipynb #a97b107c
 def prepare_data(cfg:TrainConfig, tokenizer)->dict:
     "persona -> {'train', 'eval' (tokenized Datasets), 'data' (`DataRecord`), 'profile'} for every persona of the run."
     source = cfg.dataset_path or bundled_data_path('personas')
-    ds = load_persona_data(source, persona_name=cfg.persona_name, persona_file=cfg.persona_file)
-    splits, info = split_train_eval(ds, eval_size=cfg.eval_size, seed=cfg.seed)
+    ds = load_for_training(cfg, source)
+    report = load_report(ds)
+    if _is_main() and (text := report.summary()): print(f'{source}:\n' + '\n'.join('  ' + l for l in text.splitlines()), flush=True)
+    splits, info = split_for_training(cfg, ds)
     loaded, out = ds.to_list(), {}
-    for persona in _names(cfg.persona_name) or sorted(set(ds['persona'])):
+    for persona in persona_names(cfg.persona_name) or sorted(set(ds['persona'])):
         parts = {s: splits[s].select([i for i, p in enumerate(splits[s]['persona']) if p == persona]) for s in ('train', 'eval')}
         out[persona] = _persona_data(cfg, tokenizer, persona, parts, [e for e in loaded if e['persona'] == persona],
-                                     str(source), info['duplicates_dropped'])
+                                     str(source), info, report.to_dict())
     return out
 
 # %% ../nbs/03_train.ipynb #54d9a00a
@@ -504,7 +545,7 @@ _HYPER = ('learning_rate', 'num_train_epochs', 'max_steps', 'per_device_train_ba
 
 def training_record(cfg:TrainConfig, persona:str, data:dict, # the run's settings, persona, and its `prepare_data` entry
                     base, tokenizer, targets:list,  # the base model (before LoRA), its tokenizer, LoRA target names
-                    precision:str, losses:tuple, train_seconds:float, run:dict, # mixed precision, (base, final) eval loss, ...
+                    precision:str, losses:tuple, timing:dict, run:dict, # mixed precision, (base, final) eval loss, `eval_overhead`, ...
                    )->TrainingRecord:
     "The `TrainingRecord` of one persona's finished run."
     fmt = resolve_format(tokenizer, cfg.prompt_format)
@@ -514,7 +555,8 @@ def training_record(cfg:TrainConfig, persona:str, data:dict, # the run's setting
         **data['profile'], stop_tokens=tokenizer.convert_ids_to_tokens(stop_token_ids(tokenizer, fmt)),
         stop_strings=stop_strings_for(tokenizer, fmt), tokenizer_sha256=tokenizer_sha256(tokenizer),
         hyperparameters={**{k: getattr(cfg, k) for k in _HYPER}, **run}, base_eval_loss=losses[0], final_eval_loss=losses[1],
-        train_seconds=round(train_seconds, 2), created=time.strftime('%Y-%m-%dT%H:%M:%S%z'), versions=library_versions())
+        train_seconds=round(timing['train_s'], 2), eval_seconds=round(timing['eval_s'], 2),
+        created=time.strftime('%Y-%m-%dT%H:%M:%S%z'), versions=library_versions())
 
 # %% ../nbs/03_train.ipynb #3be191a0
 def save_final_adapter(model,           # the trained PeftModel
@@ -549,6 +591,24 @@ def _targets(cfg:TrainConfig):
     "`--target_modules` as attach_lora takes it: None, 'all-linear' or a list of names."
     return [t.strip() for t in cfg.target_modules.split(',')] if cfg.target_modules and cfg.target_modules != 'all-linear' else cfg.target_modules
 
+# %% ../nbs/03_train.ipynb #6bd23b96
+def final_eval(trainer)->tuple:
+    "(eval loss, seconds spent) after training: the last evaluation's loss if it ran at the final step, else a new one."
+    last = [h for h in trainer.state.log_history if 'eval_loss' in h]
+    if last and last[-1].get('step') == trainer.state.global_step: return last[-1]['eval_loss'], 0.0
+    m = trainer.evaluate()
+    return m['eval_loss'], m['eval_runtime']
+
+def eval_overhead(log_history:list,  # Trainer's `state.log_history` after training
+                  base_s:float,      # seconds of the base model's evaluation
+                  final_s:float,     # seconds of the final evaluation (0 when reused)
+                  train_call_s:float,# seconds of the whole `trainer.train` call, its evaluations included
+                 )->dict:
+    "Training and evaluation seconds of one persona's run, and evaluation's share of the two."
+    during = sum(h.get('eval_runtime', 0.0) for h in log_history if 'eval_loss' in h)
+    eval_s, train_s = base_s + during + final_s, max(train_call_s - during, 0.0)
+    return {'train_s': train_s, 'eval_s': eval_s, 'eval_share': eval_s / max(eval_s + train_s, 1e-9)}
+
 # %% ../nbs/03_train.ipynb #f10dd811
 def train_persona(model,               # the base model (plain or quantized), shared across personas
                   tokenizer,           # its tokenizer
@@ -563,16 +623,18 @@ def train_persona(model,               # the base model (plain or quantized), sh
     peft_model = attach_lora(model, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout, target_modules=_targets(cfg),
                              gradient_checkpointing=cfg.gradient_checkpointing)
     trainer = build_trainer(peft_model, tokenizer, cfg, persona, data, precision)
-    with peft_model.disable_adapter(): base_loss = trainer.evaluate(metric_key_prefix='base')['base_loss']
+    with peft_model.disable_adapter(): base = trainer.evaluate(metric_key_prefix='base')
     t0 = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    secs, final_loss = time.perf_counter() - t0, trainer.evaluate()['eval_loss']
+    secs, (final_loss, final_s) = time.perf_counter() - t0, final_eval(trainer)
+    timing = eval_overhead(trainer.state.log_history, base['base_runtime'], final_s, secs)
     if trainer.is_world_process_zero():
         record = training_record(cfg, persona, data, model, tokenizer, _short_names(peft_model.peft_config['default'].target_modules),
-            precision, (base_loss, final_loss), secs, {'global_step': trainer.state.global_step,
+            precision, (base['base_loss'], final_loss), timing, {'global_step': trainer.state.global_step,
             'resumed_from': resume_from.name if resume_from else None, 'num_processes': trainer.args.world_size})
-        save_final_adapter(peft_model, tokenizer, final, record, plot_loss(trainer.state.log_history, base_loss, title=persona), overwrite=cfg.overwrite)
-        print(f'[{persona}] eval loss {base_loss:.4f} -> {final_loss:.4f}; adapter saved to {final}', flush=True)
+        save_final_adapter(peft_model, tokenizer, final, record, plot_loss(trainer.state.log_history, base['base_loss'], title=persona), overwrite=cfg.overwrite)
+        print(f"[{persona}] eval loss {base['base_loss']:.4f} -> {final_loss:.4f}; evaluation {timing['eval_s']:.0f}s = "
+              f"{100*timing['eval_share']:.0f}% of {timing['eval_s'] + timing['train_s']:.0f}s; adapter saved to {final}", flush=True)
     trainer.accelerator.wait_for_everyone()
     return final, peft_model.unload()
 

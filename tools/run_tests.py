@@ -26,15 +26,17 @@ def _test_one(fn, skip, force, save_dir=None):
     n_run = sum(not _skip_cell(c, flags) for c in nb.cells)
     try: shell, ok = CaptureShell(fn), True
     except Exception:  # the notebook shell itself could not start (a broken toolchain): this notebook fails, the run goes on
-        sys.stderr.write(f'{fn.name}: could not start a notebook shell:\n{traceback.format_exc()}\n'); return fn.name, False, time.time()-t0, n_run
+        sys.stderr.write(f'{fn.name}: could not start a notebook shell:\n{traceback.format_exc()}\n'); return fn.name, False, time.time()-t0, n_run, []
     try:
         with working_directory(fn.parent): shell.run_all(nb, exc_stop=True, preproc=lambda c: _skip_cell(c, flags))
     except Exception:
         sys.stderr.write(shell.prettytb(fname=fn)+'\n'); ok = False
+    skips = [l for c in nb.cells for o in c.get('outputs', []) if o.get('name') == 'stdout'
+             for l in ''.join(o.get('text', '')).splitlines() if l.startswith('SKIPPED')]  # `shared_data`'s notices
     if save_dir:
         for c in nb.cells: c.pop('directives_', None)
         Path(save_dir).mkdir(parents=True, exist_ok=True); write_nb(nb, Path(save_dir)/fn.name)
-    return fn.name, ok, time.time()-t0, n_run
+    return fn.name, ok, time.time()-t0, n_run, skips
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
@@ -61,8 +63,9 @@ def main():
     with multiprocessing.get_context('spawn').Pool(min(a.n_workers, len(files)), maxtasksperchild=1) as pool:
         futs = [pool.apply_async(_test_one, (str(f.resolve()), skip, force, a.save)) for f in files]
         for fut in futs:
-            name, ok, secs, n_run = fut.get()
+            name, ok, secs, n_run, skips = fut.get()
             print(f"{'PASS' if ok else 'FAIL'} {name}: {n_run} code cells ({secs:.0f}s)", flush=True)
+            for line in skips: print(f'  {line}', flush=True)
             results.append(ok); cells += n_run
     passed, failed = sum(results), len(results)-sum(results)
     dtype = os.environ.get('PERSONA_FT_DTYPE') or 'auto'
