@@ -5,15 +5,18 @@
 # %% ../nbs/01_prompt.ipynb #15e9b7c8
 from __future__ import annotations
 import hashlib, html, itertools, json, os, random, sys, warnings
+from dataclasses import dataclass
 from pathlib import Path
 import torch
 from .core import PersonaFTError, EMBEDDED_MODEL, embedded_model_dir, cli_parser, cache_dir
 
 # %% auto #0
-__all__ = ['TOKENIZED_COLUMNS', 'persona_system_text', 'build_messages', 'resolve_format', 'render_phi2', 'fold_persona',
-           'render_messages', 'truncate_history', 'encode_example', 'generation_prompt', 'stop_token_ids',
-           'encode_batch', 'tokenizer_fingerprint', 'prep_key', 'tokenize_dataset', 'prep_speed', 'PersonaCollator',
-           'length_grouped_indices', 'padding_waste', 'TrainedText', 'show_trained', 'cli_prompt']
+__all__ = ['TOKENIZED_COLUMNS', 'FOLDED_COLUMNS', 'persona_system_text', 'build_messages', 'resolve_format', 'render_phi2',
+           'fold_persona', 'render_messages', 'truncate_history', 'encode_example', 'generation_prompt',
+           'stop_token_ids', 'encode_batch', 'tokenizer_fingerprint', 'prep_key', 'tokenize_dataset', 'prep_speed',
+           'PersonaCollator', 'length_grouped_indices', 'padding_waste', 'TrainedText', 'show_trained',
+           'conversation_chains', 'token_windows', 'fold_window', 'fold_dataset', 'FoldStats', 'fold_stats',
+           'cli_prompt']
 
 # %% ../nbs/01_prompt.ipynb #e8640615
 def persona_system_text(ex:dict, # a canonical example
@@ -238,20 +241,24 @@ def stop_token_ids(tokenizer,       # the model's tokenizer
 # %% ../nbs/01_prompt.ipynb #40791f27
 TOKENIZED_COLUMNS = ('input_ids', 'attention_mask', 'labels', 'length')  # what `tokenize_dataset` gives
 
+def _encode_rows(exs:list, tokenizer, max_seq_length:int|None, fmt:str)->list:
+    "(ids, number of prompt tokens) of each example, batched; None where persona + reply do not fit."
+    texts, out = [_texts(ex, tokenizer, fmt) for ex in exs], []
+    for ex, (prompt, _), (ids, n) in zip(exs, texts, _tokenize_many(tokenizer, texts)):
+        if max_seq_length is not None and len(ids) > max_seq_length:  # the few that overflow: the exact truncation
+            enc = _fit(ex, tokenizer, fmt, max_seq_length, dict(history=ex['history'], prompt=prompt, ids=ids, n_prompt=n))
+            ids, n = (enc['ids'], enc['n_prompt']) if enc else (None, None)
+        out.append(None if ids is None else (ids, n))
+    return out
+
 def encode_batch(batch:dict,               # a `datasets.map` batch of canonical examples: column -> values
                  tokenizer,                # the model's tokenizer
                  max_seq_length:int|None=512, # longest sequence in tokens
                  fmt:str='chat',           # a resolved prompt format
                 )->dict:
     "input_ids/attention_mask/labels/length of a batch; examples whose persona + reply do not fit are left out."
-    exs = [dict(zip(batch, row)) for row in zip(*batch.values())]
-    texts = [_texts(ex, tokenizer, fmt) for ex in exs]
     cols = {k: [] for k in TOKENIZED_COLUMNS}
-    for ex, (prompt, _), (ids, n) in zip(exs, texts, _tokenize_many(tokenizer, texts)):
-        if max_seq_length is not None and len(ids) > max_seq_length:  # the few that overflow: the exact truncation
-            enc = _fit(ex, tokenizer, fmt, max_seq_length, dict(history=ex['history'], prompt=prompt, ids=ids, n_prompt=n))
-            if enc is None: continue
-            ids, n = enc['ids'], enc['n_prompt']
+    for ids, n in filter(None, _encode_rows([dict(zip(batch, row)) for row in zip(*batch.values())], tokenizer, max_seq_length, fmt)):
         for k, v in zip(TOKENIZED_COLUMNS, (ids, [1]*len(ids), [-100]*n + ids[n:], len(ids))): cols[k].append(v)
     return cols
 
@@ -267,11 +274,12 @@ def prep_key(ds,                  # a datasets.Dataset of canonical examples
              tokenizer,           # the model's tokenizer
              max_seq_length:int|None, # longest sequence in tokens
              fmt:str,             # a resolved prompt format
+             fold:bool=False,     # conversations folded (`fold_dataset`) rather than one example per reply
             )->str:
     "The cache key of `ds` tokenized with these settings: a hash of data, tokenizer, settings and this code."
     import persona_ft.prompt as this
     template = '' if fmt == 'phi2' else _chat_template(tokenizer, fmt)
-    parts = [ds._fingerprint, tokenizer_fingerprint(tokenizer), str(max_seq_length), fmt, template, Path(this.__file__).read_text()]
+    parts = [ds._fingerprint, tokenizer_fingerprint(tokenizer), str(max_seq_length), fmt, template, f'fold={fold}', Path(this.__file__).read_text()]
     return hashlib.sha256('\0'.join(parts).encode()).hexdigest()[:24]
 
 def _cache_file(key:str, cache)->str|None:
@@ -282,6 +290,13 @@ def _cache_file(key:str, cache)->str|None:
     return str(folder/f'{key}.arrow')
 
 # %% ../nbs/01_prompt.ipynb #42425755
+def _report_skipped(n:int, n_skipped:int, max_seq_length:int|None)->int:
+    "`n_skipped` after warning about it, or raising when all `n` examples were skipped."
+    if n and n_skipped == n:
+        raise PersonaFTError(f"All {n} examples were skipped: persona + reply do not fit in max_seq_length={max_seq_length}; raise it")
+    if n_skipped: warnings.warn(f"Skipped {n_skipped} of {n} examples whose persona + reply do not fit in max_seq_length={max_seq_length}")
+    return n_skipped
+
 def tokenize_dataset(ds,                   # a datasets.Dataset of canonical examples
                      tokenizer,            # the model's tokenizer
                      max_seq_length:int|None=512, # longest sequence in tokens
@@ -301,11 +316,7 @@ def tokenize_dataset(ds,                   # a datasets.Dataset of canonical exa
     tds = ds.map(encode_batch, batched=True, batch_size=batch_size, num_proc=num_proc, remove_columns=ds.column_names, features=feats,
                  fn_kwargs=dict(tokenizer=tokenizer, max_seq_length=max_seq_length, fmt=fmt), new_fingerprint=key,
                  cache_file_name=path, load_from_cache_file=path is not None, keep_in_memory=path is None, desc='Tokenizing')
-    n_skipped = len(ds) - len(tds)
-    if len(ds) and not len(tds):
-        raise PersonaFTError(f"All {len(ds)} examples were skipped: persona + reply do not fit in max_seq_length={max_seq_length}; raise it")
-    if n_skipped: warnings.warn(f"Skipped {n_skipped} of {len(ds)} examples whose persona + reply do not fit in max_seq_length={max_seq_length}")
-    return tds, n_skipped
+    return tds, _report_skipped(len(ds), len(ds) - len(tds), max_seq_length)
 
 # %% ../nbs/01_prompt.ipynb #03655d23
 def _cpu_s()->float:
@@ -398,8 +409,11 @@ class TrainedText:
     def prompt(self)->str: return ''.join(t for t,tr in self.pieces if not tr)
     @property
     def trained(self)->str: return ''.join(t for t,tr in self.pieces if tr)
-    def to_plain(self)->str: return f'{self.prompt}[[{self.trained}]]'
-    def to_ansi(self)->str: return f'\x1b[2m{self.prompt}\x1b[0m\x1b[1m{self.trained}\x1b[0m'
+    def runs(self)->list:
+        "(text, trained) of each stretch of prompt or trained tokens, in order (a folded conversation has many)."
+        return [(''.join(t for t,_ in g), tr) for tr, g in itertools.groupby(self.pieces, key=lambda p: p[1])]
+    def to_plain(self)->str: return ''.join(f'[[{t}]]' if tr else t for t, tr in self.runs())
+    def to_ansi(self)->str: return ''.join(f'\x1b[1m{t}\x1b[0m' if tr else f'\x1b[2m{t}\x1b[0m' for t, tr in self.runs())
     def __repr__(self): return self.to_plain()
 
     def _repr_html_(self)->str:
@@ -417,6 +431,130 @@ def show_trained(ex:dict,                # a canonical example
     "What training sees of `ex`: prompt tokens and trained tokens; None when `ex` is skipped."
     enc = encode_example(ex, tokenizer, max_seq_length, fmt)
     return None if enc is None else TrainedText(tokenizer, enc['input_ids'], enc['labels'])
+
+# %% ../nbs/01_prompt.ipynb #ef6e71ad
+def _dialogue_keys(ex:dict, # a canonical example
+                  )->tuple:
+    "(keys of persona + dialogue through each assistant turn of the history, newest first; key through the reply)."
+    h, keys = hash((ex['persona'], persona_system_text(ex))), []
+    for t in ex['history']:
+        h = hash((h, t['role'], t['content']))
+        if t['role'] == 'assistant': keys.append(h)
+    return keys[::-1], hash((h, 'assistant', ex['reply']))
+
+def conversation_chains(ds, # canonical examples: a datasets.Dataset or a list
+                       )->list:
+    "Row indices of `ds` in chains, each row's dialogue extending the previous row's history and reply."
+    rows = sorted(((len(ex['history']), i, *_dialogue_keys(ex), ex.get('conv_id')) for i, ex in enumerate(ds)), key=lambda r: r[:2])
+    chains, convs, tails = [], [], {}  # tails: key through a reply -> chains whose last row ends there
+    for _, i, prev, own, conv in rows:
+        cands = next((tails[k] for k in prev if tails.get(k)), [])
+        c = next((c for c in cands if convs[c] == conv), cands[0] if cands else None)
+        if c is None: c = len(chains); chains.append([]); convs.append(conv)
+        else: cands.remove(c)
+        chains[c].append(i)
+        tails.setdefault(own, []).append(c)
+    return sorted(chains)
+
+# %% ../nbs/01_prompt.ipynb #9bf27023
+def token_windows(chain:list, # row indices, in dialogue order
+                  encs:dict,  # row -> (per-row ids, number of prompt tokens), or None where the row is skipped
+                 )->list:
+    "`chain` cut into windows in which each row's per-row ids start with the previous row's, before its reply."
+    out = []
+    for r in chain:
+        if encs[r] is None: continue
+        ids, n = encs[r]
+        last = encs[out[-1][-1]][0] if out else None
+        if last is not None and len(last) <= n and ids[:len(last)] == last: out[-1].append(r)
+        else: out.append([r])
+    return out
+
+def fold_window(encs:list, # per-row (ids, number of prompt tokens), each a prefix of the next
+               )->dict:
+    "One sequence for a window: the last row's ids, labelled on every row's reply as per row."
+    ids, labels = encs[-1][0], [-100]*len(encs[-1][0])
+    for row_ids, n in encs: labels[n:len(row_ids)] = row_ids[n:]
+    return dict(input_ids=ids, attention_mask=[1]*len(ids), labels=labels, length=len(ids), n_replies=len(encs),
+                unfolded_length=sum(len(i) for i, _ in encs))
+
+# %% ../nbs/01_prompt.ipynb #3ddd5b09
+FOLDED_COLUMNS = TOKENIZED_COLUMNS + ('n_replies', 'rows', 'unfolded_length')  # what `fold_dataset` gives
+
+def _features(**cols):
+    "datasets.Features from column -> 'int8'/'int32'/'int64', or a list of one of them for a list column."
+    import datasets
+    return datasets.Features({k: datasets.List(datasets.Value(v[0])) if isinstance(v, list) else datasets.Value(v) for k, v in cols.items()})
+
+def _encode_all(batch:dict, tokenizer, max_seq_length:int|None, fmt:str)->dict:
+    "Per-row input_ids and number of prompt tokens of every row of `batch` (no ids and -1 where it is skipped)."
+    encs = _encode_rows([dict(zip(batch, row)) for row in zip(*batch.values())], tokenizer, max_seq_length, fmt)
+    return {'input_ids': [e[0] if e else [] for e in encs], 'n_prompt': [e[1] if e else -1 for e in encs]}
+
+def _fold_batch(batch:dict, # a `datasets.map` batch of chains: {'chain': [[row, ...], ...]}
+                enc,        # the `_encode_all` Dataset of all rows
+               )->dict:
+    "The folded sequences of a batch of chains, with FOLDED_COLUMNS."
+    flat = [r for c in batch['chain'] for r in c]
+    got = enc[flat] if flat else {'input_ids': [], 'n_prompt': []}
+    encs = {r: (ids, n) if n >= 0 else None for r, ids, n in zip(flat, got['input_ids'], got['n_prompt'])}
+    cols = {k: [] for k in FOLDED_COLUMNS}
+    for w in (w for c in batch['chain'] for w in token_windows(c, encs)):
+        for k, v in {**fold_window([encs[r] for r in w]), 'rows': w}.items(): cols[k].append(v)
+    return cols
+
+# %% ../nbs/01_prompt.ipynb #23134d3b
+def _folded(ds, tokenizer, max_seq_length:int|None, fmt:str, key:str, path:str|None, num_proc:int|None, batch_size:int):
+    "The folded Dataset of `ds`: read from the cache file `path` if it is there, else computed (and written to `path`)."
+    import datasets
+    if path and Path(path).exists(): return datasets.Dataset.from_file(path)
+    feats = _features(input_ids=['int32'], attention_mask=['int8'], labels=['int32'], length='int32', n_replies='int32', rows=['int64'], unfolded_length='int32')
+    if not len(ds): return datasets.Dataset.from_dict({k: [] for k in feats}, features=feats)  # map would drop the columns
+    enc = ds.map(_encode_all, batched=True, batch_size=batch_size, num_proc=num_proc, remove_columns=ds.column_names, keep_in_memory=True,
+                 features=_features(input_ids=['int32'], n_prompt='int32'), new_fingerprint=key+'-rows', desc='Encoding rows',
+                 fn_kwargs=dict(tokenizer=tokenizer, max_seq_length=max_seq_length, fmt=fmt))
+    chains = datasets.Dataset.from_dict({'chain': conversation_chains(ds)}, features=_features(chain=['int64']))
+    return chains.map(_fold_batch, batched=True, batch_size=batch_size, remove_columns=['chain'], features=feats, fn_kwargs=dict(enc=enc),
+                      new_fingerprint=key, cache_file_name=path, load_from_cache_file=False, keep_in_memory=path is None, desc='Folding')
+
+def fold_dataset(ds,                   # a datasets.Dataset of canonical examples (the training split alone)
+                 tokenizer,            # the model's tokenizer
+                 max_seq_length:int|None=512, # longest sequence in tokens
+                 fmt:str='auto',       # prompt format, see `resolve_format`
+                 cache=True,           # True: cache in `cache_dir()/'tokenized'`; a folder; False: no cache
+                 num_proc:int|None=None, batch_size:int=256, # processes and rows per batch, as in `tokenize_dataset`
+                )->tuple:
+    "(Dataset of folded conversations with FOLDED_COLUMNS, number of skipped rows), each reply labelled as per row."
+    fmt = resolve_format(tokenizer, fmt)
+    key = prep_key(ds, tokenizer, max_seq_length, fmt, fold=True)
+    if num_proc is None and len(ds) >= 20_000: num_proc = min(4, os.cpu_count() or 1)
+    folded = _folded(ds, tokenizer, max_seq_length, fmt, key, _cache_file(key, cache), num_proc, batch_size)
+    return folded, _report_skipped(len(ds), len(ds) - sum(folded['n_replies']), max_seq_length)
+
+# %% ../nbs/01_prompt.ipynb #fb610d90
+@dataclass
+class FoldStats:
+    "What folding a dataset saved, in sequences and tokens processed per epoch."
+    rows:int            # examples in (one per reply)
+    skipped:int         # examples whose persona + reply do not fit
+    sequences:int       # folded sequences out
+    tokens_per_row:int  # tokens the per-row encoding processes
+    tokens_folded:int   # tokens the folded sequences process
+    reply_tokens:int    # trained tokens (the same in both)
+
+    @property
+    def speedup(self)->float: return self.tokens_per_row / max(1, self.tokens_folded)
+    def _repr_markdown_(self)->str:
+        return (f'{self.rows} rows ({self.skipped} skipped) → {self.sequences} sequences; tokens per epoch: '
+                f'{self.tokens_per_row:,} per row, {self.tokens_folded:,} folded (**{self.speedup:.2f}×** fewer), '
+                f'{self.reply_tokens:,} of them trained')
+
+def fold_stats(folded,   # a `fold_dataset` result
+               rows:int, # the number of rows it was made from
+              )->FoldStats:
+    "The `FoldStats` of `folded`."
+    trained = sum(sum(l != -100 for l in ls) for ls in folded['labels'])
+    return FoldStats(rows, rows - sum(folded['n_replies']), len(folded), sum(folded['unfolded_length']), sum(folded['length']), trained)
 
 # %% ../nbs/01_prompt.ipynb #a0e6c752
 def _load_tokenizer(model_id:str|None):

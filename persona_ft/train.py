@@ -13,7 +13,7 @@ from transformers import Trainer, TrainingArguments, TrainerCallback, SchedulerT
 from .core import PersonaFTError, EMBEDDED_MODEL, cli_parser
 from .data import (load_persona_data, split_train_eval, bundled_data_path, example_key, dedup_examples, load_report,
                              persona_names, SPLIT_BY, SPEAKERS)
-from .prompt import (tokenize_dataset, PersonaCollator, resolve_format, persona_system_text, render_messages,
+from .prompt import (tokenize_dataset, fold_dataset, PersonaCollator, resolve_format, persona_system_text, render_messages,
                                stop_token_ids)
 from .quant_lora import load_tokenizer, load_base, attach_lora, quantization_info
 
@@ -61,6 +61,8 @@ class TrainConfig:
                                       '(0: all); every held-out example stays out of training and is kept for `persona_ft eval`')
     split_by:str = _opt('conversation', "hold out whole conversations, or whole persona profiles ('persona': eval personas unseen in training)")
     speaker:str = _opt('user2', "Synthetic-Persona-Chat CSV: whose side to learn, 'user1', 'user2' or 'both'")
+    fold:bool = _opt(True, "train each conversation once: a conversation's replies in one sequence, each seeing the same "
+                           'history as on its own (--no-fold: one sequence per reply)')
     skip_invalid:bool = _opt(False, 'drop invalid rows (counted by reason, named by file and line, and recorded) instead of stopping')
     eval_steps:float = _opt(0.25, 'evaluate every N steps (or a fraction < 1 of the run)')
     save_steps:float = _opt(0.2, 'checkpoint every N steps (or a fraction < 1 of the run)')
@@ -276,6 +278,7 @@ class DataRecord:
     eval_source:str|None = None       # the separate held-out data (`--eval_dataset_path`), when it replaced the split
     n_eval_scored:int = 0             # held-out examples scored at each evaluation during training (`--max_eval_examples`)
     load_report:dict = field(default_factory=dict) # `persona_ft.data.LoadReport`: rows skipped by reason and line, turns merged
+    n_train_sequences:int|None = None # training sequences: fewer than n_train when a conversation's replies were folded into one
 
 # %% ../nbs/03_train.ipynb #925f1935
 @dataclass
@@ -402,16 +405,18 @@ def eval_sample(tokenized:datasets.Dataset, n:int, seed:int)->datasets.Dataset:
 
 def _persona_data(cfg:TrainConfig, tokenizer, persona:str, parts:dict, loaded:list, source:str, info:dict, report:dict)->dict:
     "One persona's tokenized 'train' and 'eval' (the scored sample) Datasets, its `DataRecord` and its profile."
-    out, skipped = {}, {}
+    out, skipped, n_seq = {}, {}, {}
     for split, part in parts.items():
         _check(len(part), f'Persona {persona!r} has no {split} examples after the split: add data or change --eval_size')
-        tok, skipped[split] = tokenize_dataset(part, tokenizer, cfg.max_seq_length, cfg.prompt_format)
-        out[split] = tok.select_columns(_COLUMNS)
+        encode = fold_dataset if split == 'train' and cfg.fold else tokenize_dataset  # eval scores each reply on its own
+        tok, skipped[split] = encode(part, tokenizer, cfg.max_seq_length, cfg.prompt_format)
+        n_seq[split], out[split] = len(tok), tok.select_columns(_COLUMNS)
     n_eval, out['eval'] = len(out['eval']), eval_sample(out['eval'], cfg.max_eval_examples, cfg.seed)
-    data = DataRecord(source, examples_sha256(loaded), cfg.persona_name, cfg.persona_file, len(out['train']), n_eval, skipped,
+    n_train = len(parts['train']) - skipped['train']  # replies trained, whether folded into fewer sequences or not
+    data = DataRecord(source, examples_sha256(loaded), cfg.persona_name, cfg.persona_file, n_train, n_eval, skipped,
                       info['duplicates_dropped'], cfg.seed, 0.0 if cfg.eval_dataset_path else cfg.eval_size,
                       [heldout_key(e) for e in parts['eval']], cfg.split_by, cfg.speaker, cfg.skip_invalid,
-                      cfg.eval_dataset_path and str(cfg.eval_dataset_path), len(out['eval']), report)
+                      cfg.eval_dataset_path and str(cfg.eval_dataset_path), len(out['eval']), report, n_seq['train'])
     return {**out, 'data': data, 'profile': persona_profile(loaded)}
 
 # %% ../nbs/03_train.ipynb #a97b107c
