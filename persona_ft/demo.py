@@ -4,12 +4,15 @@
 
 # %% ../nbs/05_demo.ipynb #71b525fe
 from __future__ import annotations
-import json, shutil, sys, time
+import json, shutil, sys, time, re, os
+from dataclasses import fields
 from pathlib import Path
 from .core import PersonaFTError, EMBEDDED_MODEL, cli_parser, default_dtype, best_device
 
 # %% auto #0
-__all__ = ['Stages', 'new_run_dir', 'preview_data', 'demo_config', 'evaluate_run', 'add_training_section', 'run_demo', 'cli_demo']
+__all__ = ['DEMO_DEFAULTS', 'BETTER', 'TOUR_METRICS', 'CLAIMS', 'TOUR_IMAGES', 'Stages', 'new_run_dir', 'preview_data',
+           'demo_config', 'evaluate_run', 'add_training_section', 'run_demo', 'beats_base', 'tour_table',
+           'tour_verdict', 'tour_markdown', 'write_tour', 'cli_demo']
 
 # %% ../nbs/05_demo.ipynb #0671969d
 class Stages:
@@ -52,24 +55,35 @@ def preview_data(personas:list, tokenizer, max_seq_length:int, out=None):
     return ds
 
 # %% ../nbs/05_demo.ipynb #6f880ccc
-def demo_config(personas:list, run_dir:Path, model_id=EMBEDDED_MODEL, max_steps:int=30,
-                max_seq_length:int=256, batch_size:int=4, learning_rate:float=3e-4)->dict:
+DEMO_DEFAULTS = dict(max_steps=30, learning_rate=1e-3, lora_r=16, eval_size=0.33)  # see the markdown above: lr and eval_size changed, not yet swept
+
+def demo_config(personas:list, run_dir:Path, model_id=EMBEDDED_MODEL, max_steps:int=DEMO_DEFAULTS['max_steps'],
+                max_seq_length:int=256, batch_size:int=4, learning_rate:float=DEMO_DEFAULTS['learning_rate'],
+                lora_r:int=DEMO_DEFAULTS['lora_r'], eval_size:float=DEMO_DEFAULTS['eval_size'],
+                **data_options,  # skip_invalid, speaker: passed on where `TrainConfig` has them
+               )->dict:
     "The `TrainConfig` settings of the demo."
     import torch
     from persona_ft.data import bundled_data_path
+    from persona_ft.train import TrainConfig
+    known = {f.name for f in fields(TrainConfig)}
     return dict(model_id=model_id, dataset_path=str(bundled_data_path('personas')), persona_name=','.join(personas),
                 output_dir=str(run_dir/'adapters'), max_steps=max_steps, max_seq_length=max_seq_length,
-                per_device_train_batch_size=batch_size, learning_rate=learning_rate, group_by_length=True,
-                use_bf16=default_dtype() == torch.bfloat16, eval_steps=0.5, save_steps=0.5, logging_steps=0.1, warmup_ratio=0.1)
+                per_device_train_batch_size=batch_size, learning_rate=learning_rate, lora_r=lora_r, lora_alpha=2*lora_r,
+                eval_size=eval_size, group_by_length=True, use_bf16=default_dtype() == torch.bfloat16, eval_steps=max_steps,
+                save_steps=0.5, logging_steps=0.1, warmup_ratio=0.1, **{k: v for k, v in data_options.items() if k in known and v is not None})
 
 # %% ../nbs/05_demo.ipynb #1f510024
-def evaluate_run(adapters:dict, run_dir:Path, max_examples:int=8, max_new_tokens:int=48, log=print)->dict:
+def evaluate_run(adapters:dict, run_dir:Path, max_examples:int=24, max_new_tokens:int=48, log=print,
+                 decoding:dict|None=None,   # `decoding_for` arguments, e.g. {'mode': 'sample', 'seed': 1}
+                 skip_invalid:bool=False, speaker:str|None=None)->dict:
     "Evaluate base and `adapters` (persona -> folder) on their held-out data; write the report; return metrics."
-    from persona_ft.eval import PersonaServer, evaluate_models, write_report, read_training_card, heldout_examples
+    from persona_ft.eval import PersonaServer, evaluate_models, write_report, read_training_card, heldout_examples, heldout_info
     records = {p: read_training_card(d) for p, d in adapters.items()}
-    examples = heldout_examples(None, records, list(adapters), max_examples)
-    report = evaluate_models(examples, server=PersonaServer(None, adapters), max_new_tokens=max_new_tokens, log=log)
-    info = {'base model': next(iter(records.values())).base_model, 'held-out examples': len(examples), 'max_new_tokens': max_new_tokens}
+    examples = heldout_examples(None, records, list(adapters), max_examples, skip_invalid, speaker)
+    report = evaluate_models(examples, server=PersonaServer(None, adapters, decoding=decoding), max_new_tokens=max_new_tokens, log=log,
+                             n_samples=2*len(adapters))
+    info = {'base model': next(iter(records.values())).base_model, **heldout_info(examples), 'max_new_tokens': max_new_tokens}
     write_report(report, run_dir, title='persona_ft demo', info=info)
     add_training_section(run_dir, adapters, records)
     return report.metrics
@@ -88,12 +102,15 @@ def add_training_section(run_dir:Path, adapters:dict, records:dict):
 
 # %% ../nbs/05_demo.ipynb #24977cf6
 def run_demo(personas='chef_marco,grandma_rose', # bundled personas to train, comma-separated
-             max_steps:int=30,          # optimizer steps per persona
+             max_steps:int=DEMO_DEFAULTS['max_steps'], # optimizer steps per persona
              model_id=EMBEDDED_MODEL,   # base model; the embedded SmolLM2-135M-Instruct by default
              output_dir='persona_ft_runs', # the run folder is created inside it
-             max_examples:int=8,        # held-out examples per persona for evaluation
+             max_examples:int=24,       # held-out examples per persona for evaluation
              max_new_tokens:int=48,     # generation budget per reply
              max_seq_length:int=256,    # training sequence budget
+             decoding:dict|None=None,   # `decoding_for` arguments; None: greedy with the measured guard
+             skip_invalid:bool=False, speaker:str|None=None, # data options, as for `persona_ft train` and `eval`
+             **train,                   # more `demo_config` settings: learning_rate, lora_r, eval_size, batch_size
             )->Path:
     "Train and evaluate persona adapters on the bundled data; return the run folder."
     from persona_ft.quant_lora import load_tokenizer
@@ -102,30 +119,122 @@ def run_demo(personas='chef_marco,grandma_rose', # bundled personas to train, co
     stage, run = Stages(4), new_run_dir(output_dir)
     print(f'persona_ft demo: {", ".join(personas)} on {model_id}, {best_device()}; run folder {run}')
     stage('data and prompt preview'); preview_data(personas, load_tokenizer(model_id), max_seq_length)
-    cfg = demo_config(personas, run, model_id, max_steps, max_seq_length)
+    cfg = demo_config(personas, run, model_id, max_steps, max_seq_length, skip_invalid=skip_invalid, speaker=speaker, **train)
     (run/'demo_config.json').write_text(json.dumps(cfg, indent=2))
     stage(f'training {len(personas)} LoRA adapter(s), {max_steps} steps each'); adapters = train_personas(cfg)
-    stage('evaluating base vs adapters on held-out data'); metrics = evaluate_run(adapters, run, max_examples, max_new_tokens)
+    stage('evaluating base vs adapters on held-out data')
+    metrics = evaluate_run(adapters, run, max_examples, max_new_tokens, decoding=decoding, skip_invalid=skip_invalid, speaker=speaker)
     stage('report')
-    print('\n'.join(f"{n:>16}: ppl_token {m['ppl_token']:.2f}  persona_consistency {m['persona_consistency']:.3f}  f1 {m['f1']:.3f}"
-                    for n, m in metrics.items()))
+    print('\n'.join(f"{n:>16}: ppl_token {m['ppl_token']:.2f}  persona_hits1 {m['persona_hits1']:.3f}  persona_consistency "
+                    f"{m['persona_consistency']:.3f}  loop_rate {m['loop_rate']:.3f}  f1 {m['f1']:.3f}" for n, m in metrics.items()))
+    (run/'demo_run.json').write_text(json.dumps({'seconds': round(stage.done()), 'device': str(best_device()), 'cpu_count': os.cpu_count()}, indent=2))
     print(f'\ndone in {stage.done():.0f}s; report: {run/"report.md"}')
     return run
+
+# %% ../nbs/05_demo.ipynb #4fc2ad46
+BETTER = {'ppl_token': -1, 'ppl_word': -1, 'loop_rate': -1, 'persona_hits1': 1, 'persona_mrr': 1, 'persona_consistency': 1, 'f1': 1}
+
+def beats_base(metrics:dict,  # from metrics.json: model name -> metrics
+               keys=('ppl_token', 'persona_hits1', 'persona_consistency'),
+              )->dict:
+    "Adapter -> the metrics of `keys` on which it does not beat the base on its own persona's examples (strictly; loop rate: not above; a missing value fails)."
+    out = {}
+    for n in metrics:
+        if n == 'base': continue
+        own = lambda model: metrics[model].get('by_persona', {}).get(n, metrics[model])  # on adapter n's own persona, where known
+        m, b = own(n), own('base')
+        out[n] = [k for k in keys if m.get(k) is None or b.get(k) is None or not (m[k] <= b[k] if k == 'loop_rate' else BETTER[k]*(m[k] - b[k]) > 0)]
+    return out
+
+# %% ../nbs/05_demo.ipynb #6c95c347
+TOUR_METRICS = ('ppl_token', 'persona_hits1', 'persona_mrr', 'persona_consistency', 'loop_rate', 'f1', 'distinct_2', 'eos_rate')
+
+def _section(md:str, title:str)->str:
+    "The section of markdown `md` under heading `title`, heading excluded."
+    m = re.search(rf'^## {re.escape(title)}\n(.*?)(?=^## |\Z)', md, re.S | re.M)
+    return m.group(1).strip() if m else ''
+
+def tour_table(metrics:dict, base_name:str='base', keys=TOUR_METRICS)->str:
+    "The metrics of a run as a markdown table: the base, then each adapter."
+    name = lambda n: base_name if n == 'base' else f'+ {n} adapter'
+    fmt = lambda v: 'n/a' if v is None else f'{v:.2f}' if isinstance(v, float) and v >= 10 else f'{v:.3f}'
+    return '\n'.join([f"| model | {' | '.join(keys)} |", '|' + '---|'*(len(keys)+1),
+                      *[f"| {name(n)} | " + ' | '.join(fmt(m.get(k)) for k in keys) + ' |' for n, m in metrics.items()]])
+
+CLAIMS = {'ppl_token': 'lower held-out perplexity', 'persona_hits1': 'higher persona hits@1',
+          'persona_consistency': 'higher persona consistency', 'loop_rate': "loop rate not above the base's"}
+
+def tour_verdict(metrics:dict)->str:
+    "One line per adapter: each claim of issue 16 against the base, met (yes) or not (NO)."
+    return '\n'.join(f"- **{n}**: " + '; '.join(f"{t} {'NO' if k in fails else 'yes'}" for k, t in CLAIMS.items())
+                     for n, fails in beats_base(metrics, tuple(CLAIMS)).items())
+
+# %% ../nbs/05_demo.ipynb #439947a8
+def tour_markdown(run_dir,            # a folder written by `run_demo`
+                  images:str='images', # where the plots will be, relative to the notebook
+                 )->str:
+    "The README's tour section, every number copied by code from the files of `run_dir`."
+    from persona_ft.train import load_record
+    from persona_ft.eval import METRICS_NOTE, own_persona_table
+    run = Path(run_dir)
+    m, cfg, md = json.loads((run/'metrics.json').read_text()), json.loads((run/'demo_config.json').read_text()), (run/'report.md').read_text()
+    rd = json.loads((run/'demo_run.json').read_text())
+    recs = {p: load_record(Path(cfg['output_dir'])/f'{p}_final_adapter') for p in m if p != 'base'}
+    base = recs[next(iter(recs))].base_model
+    facts = [l for l in md.splitlines() if l.startswith(('- held-out examples', '- decoding', '- invalid rows'))]
+    plots = [f'![training and eval loss of {p}]({images}/demo_loss_{p}.png)' for p in list(recs)[:1]] + [f'![metrics of base and adapters]({images}/demo_metrics.png)']
+    plots += [f'![persona separability]({images}/demo_separability.png)'] if (run/'separability.png').exists() else []
+    return '\n'.join(['## A tour: what `make demo` produced', '',
+        f"One run of `persona_ft demo` ({', '.join(recs)}; {cfg['max_steps']} steps each, batch {cfg['per_device_train_batch_size']}, "
+        f"learning rate {cfg['learning_rate']:g}, LoRA rank {cfg['lora_r']}, sequences up to {cfg['max_seq_length']} tokens, "
+        f"{'bf16' if cfg['use_bf16'] else 'fp32'}) on {rd.get('cpu_count', '?')} {rd['device']} cores, offline: {rd['seconds']} s in all, "
+        f"{' and '.join(f'{r.train_seconds:.0f} s' for r in recs.values())} of training. Base model: {base}. "
+        "This section is written by `persona_ft.demo.write_tour` from that run's files; no number in it is typed by hand, "
+        "and your run writes its own report.", '', *facts, '', tour_table(m, f'base ({base})'), '', METRICS_NOTE, '',
+        "Each adapter against the base on its own persona's held-out examples (the base gets the same system turn):", '',
+        own_persona_table(m, {p: p for p in recs}), '', tour_verdict(m), '',
+        '### Sample replies (from the run\'s `report.md`)', '', _section(md, 'Sample replies'), '', *[p + '\n' for p in plots]]).strip() + '\n'
+
+# %% ../nbs/05_demo.ipynb #6470f720
+TOUR_IMAGES = {'metrics.png': 'demo_metrics.png', 'separability.png': 'demo_separability.png'}
+
+def write_tour(run_dir,                          # a folder written by `run_demo`
+               index='nbs/index.ipynb',          # the notebook whose tour cell is replaced
+               images='nbs/images',              # where the run's plots are copied
+              )->Path:
+    "Replace the cell of `index` that starts with '## A tour' by `tour_markdown(run_dir)` and copy the run's plots to `images`."
+    run, index, images = Path(run_dir), Path(index), Path(images)
+    nb = json.loads(index.read_text())
+    cells = [c for c in nb.get('cells', []) if ''.join(c['source']).startswith('## A tour')]
+    if len(cells) != 1: raise PersonaFTError(f"{index} must hold exactly one cell that starts with '## A tour', found {len(cells)}")
+    images.mkdir(parents=True, exist_ok=True)
+    for src, dst in [*TOUR_IMAGES.items(), *((p.name, f'demo_{p.name}') for p in run.glob('loss_*.png'))]:
+        if (run/src).exists(): shutil.copy(run/src, images/dst)
+    text = tour_markdown(run, os.path.relpath(images, index.parent))
+    cells[0]['source'] = [l + '\n' for l in text.rstrip('\n').split('\n')]; cells[0]['source'][-1] = cells[0]['source'][-1].rstrip('\n')
+    index.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
+    return index
 
 # %% ../nbs/05_demo.ipynb #baba1c8e
 def cli_demo(argv:list|None=None)->int:
     "`persona_ft demo`: the whole story offline on the embedded model."
+    from persona_ft.eval import add_decoding_args, add_data_args, decoding_args
     p = cli_parser('demo', 'Train persona adapters on the bundled data with the embedded SmolLM2-135M-Instruct (offline, CPU or GPU), '
                    'evaluate them against the base model on held-out data, and write a report folder.',
                    'persona_ft demo\npersona_ft demo --personas chef_marco,detective_noir,robot_unit7 --max_steps 60\n'
+                   'persona_ft demo --decoding sample --seed 1\n'
                    'persona_ft demo --model_id HuggingFaceTB/SmolLM2-360M-Instruct --output_dir runs')
     p.add_argument('--personas', default='chef_marco,grandma_rose', help='bundled personas: chef_marco, detective_noir, grandma_rose, robot_unit7')
-    p.add_argument('--max_steps', type=int, default=30, help='optimizer steps per persona (default 30)')
+    p.add_argument('--max_steps', type=int, default=DEMO_DEFAULTS['max_steps'], help=f"optimizer steps per persona (default {DEMO_DEFAULTS['max_steps']})")
+    p.add_argument('--learning_rate', type=float, default=DEMO_DEFAULTS['learning_rate'], help=f"peak learning rate (default {DEMO_DEFAULTS['learning_rate']:g})")
+    p.add_argument('--lora_r', type=int, default=DEMO_DEFAULTS['lora_r'], help=f"LoRA rank, alpha = 2 x rank (default {DEMO_DEFAULTS['lora_r']})")
     p.add_argument('--model_id', default=EMBEDDED_MODEL, help="base model (default: 'embedded')")
     p.add_argument('--output_dir', default='persona_ft_runs', help='the run folder is created inside it')
-    p.add_argument('--max_examples', type=int, default=8, help='held-out examples per persona (default 8)')
+    p.add_argument('--max_examples', type=int, default=24, help='held-out examples per persona (default 24)')
     p.add_argument('--max_new_tokens', type=int, default=48)
     p.add_argument('--max_seq_length', type=int, default=256)
+    add_decoding_args(p); add_data_args(p)
     a = p.parse_args(argv)
-    run_demo(a.personas, a.max_steps, a.model_id, a.output_dir, a.max_examples, a.max_new_tokens, a.max_seq_length)
+    run_demo(a.personas, a.max_steps, a.model_id, a.output_dir, a.max_examples, a.max_new_tokens, a.max_seq_length, decoding=decoding_args(a),
+             skip_invalid=a.skip_invalid, speaker=a.speaker, learning_rate=a.learning_rate, lora_r=a.lora_r)
     return 0

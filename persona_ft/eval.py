@@ -4,9 +4,9 @@
 
 # %% ../nbs/04_eval.ipynb #0d28f7c4
 from __future__ import annotations
-import json, math, re, os, sys, functools, importlib.util, contextlib, html, warnings
+import json, math, re, os, sys, functools, importlib.util, contextlib, html, warnings, dataclasses, itertools
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import torch
 import torch.nn.functional as F
@@ -16,13 +16,17 @@ from .train import (TrainingRecord, load_record, record_from_dict, heldout_key, 
 from transformers import AutoTokenizer
 
 # %% auto #0
-__all__ = ['MINILM_PACKAGE', 'MINILM_INSTALL', 'PLOT_METRICS', 'CHAT_HELP', 'normalize_answer', 'unigram_f1', 'distinct_n',
-           'mean_reply_len', 'eos_rate', 'perplexity', 'minilm_dir', 'SentenceEncoder', 'sentence_encoder',
-           'persona_texts', 'persona_consistency_scores', 'persona_consistency', 'read_training_card', 'adapter_names',
-           'reply_nll', 'generate_replies', 'check_servable', 'ServeProfile', 'serve_profile', 'PersonaServer',
-           'score_replies', 'summarize_records', 'EvalReport', 'evaluate_models', 'plot_metrics', 'plot_separability',
-           'write_report', 'end_of_turn_config', 'merge_adapter', 'ChatWidget', 'CompareWidget', 'heldout_examples',
-           'eval_parser', 'cli_eval', 'persona_profiles', 'chat_repl', 'cli_chat', 'cli_merge']
+__all__ = ['LOOP_MAX_COPIED', 'MINILM_PACKAGE', 'MINILM_INSTALL', 'DECODING_MODES', 'TABLE_METRICS', 'OWN_METRICS',
+           'PLOT_METRICS', 'METRICS_NOTE', 'CHAT_HELP', 'normalize_answer', 'unigram_f1', 'distinct_n',
+           'mean_reply_len', 'eos_rate', 'reply_words', 'copied_stretch', 'is_loop', 'loop_rate', 'perplexity',
+           'minilm_dir', 'SentenceEncoder', 'sentence_encoder', 'persona_texts', 'persona_consistency_scores',
+           'persona_consistency', 'persona_table', 'persona_ranks', 'hits_at_1', 'mean_reciprocal_rank',
+           'read_training_card', 'adapter_names', 'reply_nll', 'Decoding', 'decoding_for', 'generate_replies',
+           'check_servable', 'ServeProfile', 'serve_profile', 'PersonaServer', 'score_replies', 'summarize_records',
+           'own_persona_table', 'EvalReport', 'evaluate_models', 'compare_decodings', 'choose_decoding', 'plot_metrics',
+           'plot_separability', 'decoding_text', 'write_report', 'end_of_turn_config', 'merge_adapter', 'ChatWidget',
+           'CompareWidget', 'HeldOut', 'heldout_examples', 'add_decoding_args', 'decoding_args', 'add_data_args',
+           'eval_parser', 'heldout_info', 'cli_eval', 'persona_profiles', 'chat_repl', 'cli_chat', 'cli_merge']
 
 # %% ../nbs/04_eval.ipynb #47fc67d7
 _PUNCT = re.compile(r'[!"#$%&()*+,\-./:;<=>?@\[\]\\^`{|}~_\']')
@@ -58,6 +62,32 @@ def mean_reply_len(texts:list)->float:
 def eos_rate(stopped:list)->float:
     "Share of generations that stopped on their own before `max_new_tokens`."
     return sum(map(bool, stopped))/len(stopped) if stopped else 0.0
+
+# %% ../nbs/04_eval.ipynb #ba7e7f80
+LOOP_MAX_COPIED = 8  # a stretch this long that copies the words just before it is a loop, whatever its period
+
+def reply_words(text:str)->list:
+    "Lowercase words (runs of letters and digits) of `text`."
+    return re.findall(r'\w+', text.lower())
+
+def copied_stretch(words:list, # words of a reply
+                   k:int,      # period: compare each word with the word `k` places before
+                  )->int:
+    "Length of the longest stretch of consecutive words that each equal the word `k` places before."
+    best = run = 0
+    for j in range(k, len(words)):
+        run = run + 1 if words[j] == words[j-k] else 0
+        best = max(best, run)
+    return best
+
+def is_loop(text:str)->bool:
+    "True when, for some period k, a stretch of at least min(max(2k, 3), 8) words copies the words k places before."
+    w = reply_words(text)
+    return any(copied_stretch(w, k) >= min(max(2*k, 3), LOOP_MAX_COPIED) for k in range(1, len(w)//2+1))
+
+def loop_rate(texts:list)->float:
+    "Share of `texts` that loop (`is_loop`); 0 when there are none."
+    return sum(map(is_loop, texts))/len(texts) if texts else 0.0
 
 # %% ../nbs/04_eval.ipynb #2952b045
 def perplexity(nll_sum:float, # summed negative log-likelihood (nats)
@@ -125,6 +155,38 @@ def persona_consistency(replies:list, personas:list, encoder=None)->float:
     scores = [s for s in persona_consistency_scores(replies, personas, encoder) if s is not None]
     return sum(scores)/len(scores) if scores else float('nan')
 
+# %% ../nbs/04_eval.ipynb #c89b2523
+def persona_table(examples:list)->dict:
+    "Persona name -> its distinct texts (facts and description) over `examples`, in order of appearance."
+    out = {}
+    for e in examples: out.setdefault(e['persona'], {}).update(dict.fromkeys(persona_texts(e)))
+    return {p: list(ts) for p, ts in out.items() if ts}
+
+def persona_ranks(replies:list,  # generated replies
+                  personas:list, # the persona each reply should speak as
+                  table:dict,    # persona name -> its texts, from `persona_table`
+                  encoder=None,  # callable texts -> unit embeddings, default `sentence_encoder()`
+                 )->list:
+    "Rank of each reply's own persona among all personas of `table` by best cosine with their texts; None when unranked."
+    if len(table) < 2 or not replies: return [None]*len(replies)
+    encoder = encoder or sentence_encoder()
+    uniq = sorted({*replies, *(t for ts in table.values() for t in ts)})
+    emb = dict(zip(uniq, encoder(uniq)))
+    def rank(r, p):
+        s = {q: max(float(emb[r]@emb[t]) for t in ts) for q, ts in table.items()}
+        return 1 + sum(v >= s[p] for q, v in s.items() if q != p) if p in s else None
+    return [rank(r, p) for r, p in zip(replies, personas)]
+
+def hits_at_1(ranks:list)->float:
+    "Share of ranked replies whose own persona came first; NaN when none was ranked."
+    rs = [r for r in ranks if r is not None]
+    return sum(r == 1 for r in rs)/len(rs) if rs else float('nan')
+
+def mean_reciprocal_rank(ranks:list)->float:
+    "Mean of 1/rank over ranked replies; NaN when none was ranked."
+    rs = [r for r in ranks if r is not None]
+    return sum(1/r for r in rs)/len(rs) if rs else float('nan')
+
 # %% ../nbs/04_eval.ipynb #fc3481db
 def read_training_card(adapter_dir)->TrainingRecord:
     "The `TrainingRecord` of `adapter_dir`, after checking that it holds an adapter."
@@ -168,6 +230,54 @@ def reply_nll(model, tokenizer,
         for j, i in enumerate(idx[s:s+batch_size]): out[i] = (float(nll[j]), int((tgt[j] != -100).sum()))
     return out
 
+# %% ../nbs/04_eval.ipynb #6a2b7ed4
+DECODING_MODES = ('greedy', 'sample')
+_OWN_KEYS = ('do_sample', 'temperature', 'top_p', 'top_k', 'repetition_penalty', 'no_repeat_ngram_size')
+
+@dataclass
+class Decoding:
+    "How replies are generated: one setting shared by eval, chat, the widgets and serving."
+    mode:str = 'greedy'              # 'greedy' or 'sample'
+    repetition_penalty:float = 1.2   # > 1 makes tokens already in the text less likely; 1 is off (measured below)
+    no_repeat_ngram_size:int = 0     # no n-gram twice in prompt and reply; 0 is off (measured below)
+    temperature:float = 0.7          # sampling only
+    top_p:float = 0.9                # sampling only
+    top_k:int = 50                   # sampling only
+    penalty_scope:str = 'reply'      # 'reply': the penalty counts the reply's tokens only; 'all': the prompt's too
+    seed:int|None = 0                # sampling: torch's seed, set before each batch of replies
+    source:str = 'persona_ft'        # where the values came from: 'persona_ft', or also the model's generation_config
+
+    def generate_kwargs(self, prompt_length:int|None=None, # width of the left-padded prompts: the reply starts there
+                       )->dict:
+        "The `generate` arguments of this decoding; the penalty covers the reply only when scoped so and `prompt_length` is given."
+        from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
+        guard = {'repetition_penalty': self.repetition_penalty, 'no_repeat_ngram_size': self.no_repeat_ngram_size}
+        if self.penalty_scope == 'reply' and prompt_length is not None and self.repetition_penalty != 1.0:
+            guard = {'no_repeat_ngram_size': self.no_repeat_ngram_size, 'logits_processor': LogitsProcessorList(
+                [RepetitionPenaltyLogitsProcessor(self.repetition_penalty, prompt_ignore_length=prompt_length)])}
+        if self.mode == 'sample': return {'do_sample': True, 'temperature': self.temperature, 'top_p': self.top_p, 'top_k': self.top_k, **guard}
+        return {'do_sample': False, 'temperature': None, 'top_p': None, 'top_k': None, **guard}
+
+    def seed_torch(self):
+        "Seed torch when sampling with a seed, so that the same call gives the same replies."
+        if self.mode == 'sample' and self.seed is not None: torch.manual_seed(self.seed)
+
+# %% ../nbs/04_eval.ipynb #aa16430e
+def decoding_for(model=None,           # its generation_config comes first; None: persona_ft's defaults only
+                 mode:str|None=None,   # 'greedy' or 'sample'; None: sample if the model's config says so, else greedy
+                 seed:int|None=0,      # sampling seed
+                 **overrides,          # `Decoding` fields, e.g. repetition_penalty=1.0 to turn the guard off
+                )->Decoding:
+    "The `Decoding` of `model`: what its own generation_config sets, then persona_ft's guard, then `overrides`."
+    gc = getattr(model, 'generation_config', None)
+    own = {k: v for k, v in (gc.to_diff_dict() if gc is not None else {}).items() if k in _OWN_KEYS and v is not None}
+    mode = mode or ('sample' if own.pop('do_sample', False) else 'greedy')
+    own.pop('do_sample', None)
+    if mode not in DECODING_MODES: raise PersonaFTError(f"Unknown decoding {mode!r}: choose from {', '.join(DECODING_MODES)}")
+    if bad := set(overrides) - {f.name for f in dataclasses.fields(Decoding)}: raise PersonaFTError(f'Unknown decoding setting(s): {", ".join(sorted(bad))}')
+    source = 'persona_ft' + (f" + the model's generation_config ({', '.join(sorted(own))})" if own else '')
+    return Decoding(**{'mode': mode, 'seed': seed, **own, **overrides, 'source': source})
+
 # %% ../nbs/04_eval.ipynb #59851f33
 @contextlib.contextmanager
 def _padding_side(tokenizer, side:str):
@@ -202,21 +312,25 @@ def generate_replies(model, tokenizer,
                      batch_size:int=8,
                      stop_strings:list|None=None, # texts that end a reply; None: those of the format
                      streamer=None,            # a transformers streamer (batch of one only)
-                     **gen_kwargs,             # more `generate` arguments, e.g. do_sample=True
+                     decoding:Decoding|None=None, # how to decode; None: `decoding_for(model)`
+                     **gen_kwargs,             # more `generate` arguments; they win over `decoding`'s
                     )->list:
     "Replies as dicts with `text`, `n_tokens` and `stopped`; None for an example that does not fit in `max_seq_length`."
     from persona_ft.prompt import generation_prompt, stop_token_ids, truncate_history
     stop, strings = stop_token_ids(tokenizer, fmt), stop_strings_for(tokenizer, fmt) if stop_strings is None else list(stop_strings)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop[0]
-    gen_kwargs = {'do_sample': False, **gen_kwargs, **({'stop_strings': strings, 'tokenizer': tokenizer} if strings else {})}
-    if not gen_kwargs['do_sample']: gen_kwargs.update(temperature=None, top_p=None, top_k=None)
+    decoding = decoding or decoding_for(model)
+    gen_kwargs = {**gen_kwargs, **({'stop_strings': strings, 'tokenizer': tokenizer} if strings else {})}
+    decoding.seed_torch()
     todo = [i for i, e in enumerate(examples) if max_seq_length is None or truncate_history(e, tokenizer, max_seq_length, fmt) is not None]
     out = [None]*len(examples)
     for s in range(0, len(todo), batch_size):
         prompts = [generation_prompt(examples[i], tokenizer, fmt=fmt, max_seq_length=max_seq_length) for i in todo[s:s+batch_size]]
         with _padding_side(tokenizer, 'left'):
             enc = tokenizer(prompts, return_tensors='pt', padding=True, add_special_tokens=False).to(_model_device(model))
-        gen = model.generate(**enc, max_new_tokens=max_new_tokens, eos_token_id=stop, pad_token_id=pad, streamer=streamer, **gen_kwargs)
+        kw = {**decoding.generate_kwargs(enc['input_ids'].shape[1]), **gen_kwargs}
+        if not kw['do_sample']: kw.update(temperature=None, top_p=None, top_k=None)
+        gen = model.generate(**enc, max_new_tokens=max_new_tokens, eos_token_id=stop, pad_token_id=pad, streamer=streamer, **kw)
         for i, row in zip(todo[s:s+batch_size], gen[:, enc['input_ids'].shape[1]:].tolist()):
             out[i] = _decode_reply(row, tokenizer, set(stop), strings, pad)
     return out
@@ -290,6 +404,7 @@ class PersonaServer:
                  fmt:str|None=None,        # prompt format for every persona; default: each record's
                  max_seq_length:int|None=None, # prompt budget for every persona; default: each record's
                  quantization:str|None='record', # 'record' = as in training, None = full precision, '4bit', '8bit'
+                 decoding:Decoding|dict|None=None, # how replies are generated; a dict: `decoding_for` arguments
                 ):
         from peft import PeftModel
         self.adapters = {n: Path(d) for n, d in (adapters or {}).items()}
@@ -301,6 +416,7 @@ class PersonaServer:
             if i == 0: model = PeftModel.from_pretrained(model, d, adapter_name=n)
             else: model.load_adapter(d, adapter_name=n)
         self.model, personas, first = model.eval(), personas or {}, next(iter(self.records.values()), None)
+        self.decoding = decoding if isinstance(decoding, Decoding) else decoding_for(model, **(decoding or {}))
         self.profiles = {'base': serve_profile(self.tokenizer, None, personas.get('base'), fmt or (first and first.prompt_format),
                                                max_seq_length or (first and first.max_seq_length))}
         self.profiles.update({n: serve_profile(self.tokenizer, r, personas.get(n), fmt, max_seq_length) for n, r in self.records.items()})
@@ -337,11 +453,12 @@ def _prompt(self:PersonaServer, ex:dict, name:str|None=None)->str:
     p = self.profile(name)
     return generation_prompt(ex, self.tokenizer, fmt=p.fmt, max_seq_length=p.max_seq_length)
 
-def _generate(self:PersonaServer, examples:list, name:str|None=None, **kwargs)->list:
-    "`generate_replies` for `examples` with persona `name` (default: the current one) and its profile."
+def _generate(self:PersonaServer, examples:list, name:str|None=None, decoding:Decoding|None=None, **kwargs)->list:
+    "`generate_replies` for `examples` with persona `name` (default: the current one), its profile and the server's decoding."
     name = name or self.persona; p = self.profile(name)
     with self.active(name) as m:
-        return generate_replies(m, self.tokenizer, examples, fmt=p.fmt, max_seq_length=p.max_seq_length, stop_strings=p.stop_strings, **kwargs)
+        return generate_replies(m, self.tokenizer, examples, fmt=p.fmt, max_seq_length=p.max_seq_length, stop_strings=p.stop_strings,
+                                decoding=decoding or self.decoding, **kwargs)
 
 def _nll(self:PersonaServer, examples:list, name:str|None=None, batch_size:int=8)->list:
     "`reply_nll` for `examples` with persona `name` and its profile."
@@ -383,14 +500,18 @@ PersonaServer.chat, PersonaServer.use, PersonaServer.reset = _chat, _use, _reset
 def score_replies(examples:list, # canonical examples, with reference `reply`
                   replies:list,  # generated reply dicts (None: skipped) from `generate_replies`
                   nlls:list,     # (nll, n_tokens) or None per example, from `reply_nll`
-                  encoder=None,  # sentence encoder for persona consistency
+                  encoder=None,  # sentence encoder for persona consistency and ranks
+                  table:dict|None=None, # persona -> texts to rank replies against; default `persona_table(examples)`
                  )->list:
     "One record per example with everything the metrics need; `skipped` when the example did not fit."
     kept = [i for i, (r, n) in enumerate(zip(replies, nlls)) if r is not None and n is not None]
-    cons = dict(zip(kept, persona_consistency_scores([replies[i]['text'] for i in kept], [persona_texts(examples[i]) for i in kept], encoder)))
+    texts = [replies[i]['text'] for i in kept]
+    cons = dict(zip(kept, persona_consistency_scores(texts, [persona_texts(examples[i]) for i in kept], encoder)))
+    ranks = dict(zip(kept, persona_ranks(texts, [examples[i]['persona'] for i in kept], persona_table(examples) if table is None else table, encoder)))
     return [{'persona': e['persona'], 'reference': e['reply'], 'skipped': True} if i not in cons else
             {'persona': e['persona'], 'reply': r['text'], 'reference': e['reply'], 'stopped': r['stopped'], 'nll': n[0], 'n_tokens': n[1],
-             'n_words': len(e['reply'].split()), 'f1': unigram_f1(r['text'], e['reply']), 'consistency': cons[i], 'skipped': False}
+             'n_words': len(e['reply'].split()), 'f1': unigram_f1(r['text'], e['reply']), 'consistency': cons[i],
+             'persona_rank': ranks[i], 'loops': is_loop(r['text']), 'skipped': False}
             for i, (e, r, n) in enumerate(zip(examples, replies, nlls))]
 
 def summarize_records(records:list)->dict:
@@ -398,19 +519,35 @@ def summarize_records(records:list)->dict:
     recs = [r for r in records if not r['skipped']]
     nll = sum(r['nll'] for r in recs)
     texts, cons = [r['reply'] for r in recs], [r['consistency'] for r in recs if r['consistency'] is not None]
-    mean = lambda xs: sum(xs)/len(xs) if xs else float('nan')
+    mean, ranks = (lambda xs: sum(xs)/len(xs) if xs else float('nan')), [r.get('persona_rank') for r in recs]
     return {'ppl_token': perplexity(nll, sum(r['n_tokens'] for r in recs)), 'ppl_word': perplexity(nll, sum(r['n_words'] for r in recs)),
             'f1': mean([r['f1'] for r in recs]), 'distinct_1': distinct_n(texts, 1), 'distinct_2': distinct_n(texts, 2),
-            'persona_consistency': mean(cons), 'eos_rate': eos_rate([r['stopped'] for r in recs]),
+            'persona_consistency': mean(cons), 'persona_hits1': hits_at_1(ranks), 'persona_mrr': mean_reciprocal_rank(ranks),
+            'loop_rate': mean([float(r.get('loops', False)) for r in recs]), 'eos_rate': eos_rate([r['stopped'] for r in recs]),
             'mean_reply_len': mean_reply_len(texts), 'n_scored': len(recs), 'n_skipped': len(records) - len(recs)}
 
 # %% ../nbs/04_eval.ipynb #0bd755f2
+TABLE_METRICS = ('ppl_token', 'ppl_word', 'f1', 'distinct_2', 'persona_consistency', 'persona_hits1', 'persona_mrr', 'loop_rate',
+                 'eos_rate', 'mean_reply_len', 'n_scored', 'n_skipped')
+
+OWN_METRICS = ('ppl_token', 'persona_hits1', 'persona_mrr', 'persona_consistency', 'loop_rate', 'f1', 'eos_rate', 'n_scored')
+
+def own_persona_table(metrics:dict,          # model name -> metrics with 'by_persona', as in metrics.json
+                      adapter_personas:dict, # adapter name -> its persona
+                      keys=OWN_METRICS)->str:
+    "Markdown rows of the base and each adapter on that adapter's own persona's examples: the comparison issue 16 asks for."
+    fmt = lambda v: 'n/a' if v is None else f'{v:.2f}' if isinstance(v, float) and v >= 10 else f'{v:.3f}' if isinstance(v, float) else str(v)
+    rows = [f"| {p} | {n} | " + ' | '.join(fmt(metrics[n]['by_persona'][p].get(k)) for k in keys) + ' |'
+            for a, p in adapter_personas.items() for n in ('base', a) if p in metrics[n].get('by_persona', {})]
+    return '\n'.join([f"| persona | model | {' | '.join(keys)} |", '|' + '---|'*(len(keys)+2), *rows])
+
 @dataclass
 class EvalReport:
     "Metrics of the base model and every adapter on the same held-out examples."
     metrics: dict         # model name -> metrics, with 'by_persona': persona -> metrics
     samples: list         # side-by-side replies: persona, prompt, reference, and one reply per model
     adapter_personas: dict = field(default_factory=dict)  # adapter name -> persona it was trained on
+    decoding: dict = field(default_factory=dict)          # the `Decoding` of the replies, as a dict
 
     @property
     def separability(self)->dict:
@@ -426,7 +563,7 @@ class EvalReport:
             wins += all(sep[a][p] < sep[b][p] for b in sep if b != a and p in sep[b])
         return wins, n
 
-    def table(self, keys=('ppl_token','ppl_word','f1','distinct_1','distinct_2','persona_consistency','eos_rate','mean_reply_len','n_scored','n_skipped'))->str:
+    def table(self, keys=TABLE_METRICS)->str:
         "A markdown table of the pooled metrics, one row per model."
         fmt = lambda v: f'{v:.3f}' if isinstance(v, float) else str(v)
         rows = [f"| {name} | " + ' | '.join(fmt(m.get(k)) for k in keys) + ' |' for name, m in self.metrics.items()]
@@ -435,6 +572,12 @@ class EvalReport:
     def _repr_markdown_(self): return self.table()
 
 # %% ../nbs/04_eval.ipynb #0c3ae9a8
+def _spread(examples:list, n:int)->list:
+    "Indices of up to `n` of `examples`, taken in turn from each persona, so that every persona shows in the samples."
+    by = {}
+    for i, e in enumerate(examples): by.setdefault(e['persona'], []).append(i)
+    return [i for row in itertools.zip_longest(*by.values()) for i in row if i is not None][:n]
+
 def _prompt_text(e:dict)->str:
     "The last user turn of an example, for sample tables."
     return next((t['content'] for t in reversed(e['history']) if t['role'] == 'user'), '')
@@ -446,24 +589,49 @@ def evaluate_models(examples,                 # canonical examples (list or Data
                     n_samples:int=5,           # examples shown side by side in the report
                     encoder=None,              # sentence encoder, default all-MiniLM-L6-v2
                     log=None,                  # callable(str) for progress, e.g. print
+                    decoding:Decoding|None=None, # how replies are generated; default the server's
                    )->EvalReport:
     "Metrics of the base model and every adapter on the same `examples`."
     examples = [dict(e) for e in examples]
     if not examples: raise PersonaFTError('No examples to evaluate')
     server = server or PersonaServer(base, adapters)
+    decoding, table = decoding or server.decoding, persona_table(examples)
     metrics, replies = {}, {}
     for name in server.names:
         if log: log(f'evaluating {name} on {len(examples)} examples')
-        gens = server.generate(examples, name, max_new_tokens=max_new_tokens, batch_size=batch_size)
-        recs = score_replies(examples, gens, server.nll(examples, name, batch_size=batch_size), encoder)
+        gens = server.generate(examples, name, max_new_tokens=max_new_tokens, batch_size=batch_size, decoding=decoding)
+        recs = score_replies(examples, gens, server.nll(examples, name, batch_size=batch_size), encoder, table)
         by = {p: summarize_records([r for r in recs if r['persona'] == p]) for p in dict.fromkeys(r['persona'] for r in recs)}
-        metrics[name], replies[name] = {**summarize_records(recs), 'by_persona': by}, [g['text'] if g else '(skipped: too long)' for g in gens]
-    samples = [{'persona': e['persona'], 'prompt': _prompt_text(e), 'reference': e['reply'], **{n: replies[n][i] for n in server.names}}
-               for i, e in enumerate(examples[:n_samples])]
-    return EvalReport(metrics, samples, {n: r.persona for n, r in server.records.items()})
+        metrics[name], replies[name] = {**summarize_records(recs), 'by_persona': by, 'decoding': asdict(decoding)}, [g['text'] if g else '(skipped: too long)' for g in gens]
+    samples = [{'persona': examples[i]['persona'], 'prompt': _prompt_text(examples[i]), 'reference': examples[i]['reply'],
+                **{n: replies[n][i] for n in server.names}} for i in _spread(examples, n_samples)]
+    return EvalReport(metrics, samples, {n: r.persona for n, r in server.records.items()}, asdict(decoding))
+
+# %% ../nbs/04_eval.ipynb #c6956864
+def compare_decodings(examples:list,   # held-out canonical examples
+                      server:PersonaServer,
+                      settings:dict,   # label -> `Decoding`
+                      name:str='base', # the model of `server` to generate with
+                      max_new_tokens:int=64, batch_size:int=8, encoder=None,
+                     )->dict:
+    "label -> metrics of `name`'s replies to `examples` under each decoding of `settings`."
+    examples, nlls, out = [dict(e) for e in examples], server.nll(examples, name, batch_size=batch_size), {}
+    for label, dec in settings.items():
+        gens = server.generate(examples, name, max_new_tokens=max_new_tokens, batch_size=batch_size, decoding=dec)
+        out[label] = {**summarize_records(score_replies(examples, gens, nlls, encoder)), 'decoding': asdict(dec)}
+    return out
+
+def choose_decoding(results:dict,          # label -> metrics, from `compare_decodings`
+                    reference:str='no guard', # the unguarded decoding, whose EOS rate a guard must keep
+                   )->str:
+    "The label with the lowest loop rate; among those, one that ends replies as often as `reference`, then the highest hits@1, then F1."
+    ref_eos = results[reference]['eos_rate'] if reference in results else 0.0
+    nan0 = lambda v: 0.0 if v is None or v != v else v
+    key = lambda kv: (kv[1]['loop_rate'], kv[1]['eos_rate'] < ref_eos, -nan0(kv[1]['persona_hits1']), -kv[1]['f1'])
+    return min(results.items(), key=key)[0]
 
 # %% ../nbs/04_eval.ipynb #f784a296
-PLOT_METRICS = ('ppl_token', 'ppl_word', 'f1', 'persona_consistency', 'distinct_1', 'distinct_2', 'eos_rate', 'mean_reply_len')
+PLOT_METRICS = ('ppl_token', 'ppl_word', 'f1', 'persona_consistency', 'persona_hits1', 'loop_rate', 'distinct_2', 'eos_rate')
 
 def plot_metrics(report:EvalReport, keys=PLOT_METRICS):
     "A matplotlib figure with one bar chart per metric, one bar per model."
@@ -472,7 +640,7 @@ def plot_metrics(report:EvalReport, keys=PLOT_METRICS):
     fig, axs = plt.subplots(2, (len(keys)+1)//2, figsize=(3*((len(keys)+1)//2), 5.5), squeeze=False)
     for ax, k in zip(axs.flat, keys):
         ax.bar(range(len(names)), [report.metrics[n].get(k, float('nan')) for n in names], color=[f'C{i}' for i in range(len(names))])
-        ax.set_title(k + (' (lower is better)' if k.startswith('ppl') else ''), fontsize=9)
+        ax.set_title(k + (' (lower is better)' if k.startswith('ppl') or k == 'loop_rate' else ''), fontsize=9)
         ax.set_xticks(range(len(names)), names, rotation=30, fontsize=8)
     for ax in list(axs.flat)[len(keys):]: ax.axis('off')
     fig.tight_layout()
@@ -505,6 +673,18 @@ def _json_safe(x):
     if isinstance(x, list): return [_json_safe(v) for v in x]
     return x
 
+METRICS_NOTE = ("Perplexities are of the reference replies under teacher forcing; the other metrics are of the generated replies. "
+    "persona_hits1 / persona_mrr: how often the reply's own persona ranks first among the evaluated personas by similarity to their facts "
+    "(chance is 1 / number of personas); persona_consistency: the reply's best cosine with one of its own persona's facts; "
+    "loop_rate: share of replies that repeat a block of words back to back (lower is better). "
+    "Examples that do not fit in a model's max_seq_length are skipped and counted (`n_skipped`), as in training.")
+
+def decoding_text(d:dict)->str:
+    "A `Decoding` (as a dict) in one line, for reports."
+    guard = f"repetition_penalty {d.get('repetition_penalty')}, no_repeat_ngram_size {d.get('no_repeat_ngram_size')}"
+    samp = f", temperature {d.get('temperature')}, top_p {d.get('top_p')}, top_k {d.get('top_k')}, seed {d.get('seed')}" if d.get('mode') == 'sample' else ''
+    return f"{d.get('mode')}, {guard}{samp} (from {d.get('source')})"
+
 def write_report(report:EvalReport, output_dir, # where metrics.json, report.md and the PNG files go
                  title:str='persona_ft evaluation', info:dict|None=None, # extra facts listed under the title
                 )->Path:
@@ -513,10 +693,11 @@ def write_report(report:EvalReport, output_dir, # where metrics.json, report.md 
     out = Path(output_dir); out.mkdir(parents=True, exist_ok=True)
     (out/'metrics.json').write_text(json.dumps(_json_safe(report.metrics), indent=2))
     fig = plot_metrics(report); fig.savefig(out/'metrics.png', dpi=100); plt.close(fig)
-    md = [f'# {title}', '', *[f'- {k}: {v}' for k, v in (info or {}).items()], '', '## Metrics', '', report.table(), '',
-          'Perplexities are of the reference replies under teacher forcing; the other metrics are of greedy replies. '
-          'Examples that do not fit in a model\'s max_seq_length are skipped and counted (`n_skipped`), as in training.', '',
-          '![metrics](metrics.png)', '']
+    md = [f'# {title}', '', *[f'- {k}: {v}' for k, v in (info or {}).items()], f'- decoding: {decoding_text(report.decoding)}' if report.decoding else '',
+          '', '## Metrics', '', report.table(), '', METRICS_NOTE, '', '![metrics](metrics.png)', '']
+    if report.adapter_personas:
+        md += ["## Each adapter on its own persona's examples", '', own_persona_table(report.metrics, report.adapter_personas), '',
+               "The base model gets the same prompts, with the same persona's system turn.", '']
     if len(report.adapter_personas) > 1:
         fig = plot_separability(report); fig.savefig(out/'separability.png', dpi=100); plt.close(fig)
         wins, n = report.own_best()
@@ -616,20 +797,31 @@ def _as_records(records)->list:
     if isinstance(records, dict): records = list(records.values())
     return [r if isinstance(r, TrainingRecord) else record_from_dict(r) for r in records or []]
 
-def _loaded(path, rec:TrainingRecord|None, cache:dict)->list:
-    "The examples of `path`, loaded as training loaded them for `rec` (persona selection and file); cached."
-    from persona_ft.data import load_persona_data
-    key = (str(path), rec.data.persona_name if rec else None, rec.data.persona_file if rec else None)
-    if key not in cache: cache[key] = load_persona_data(path, persona_name=key[1], persona_file=key[2]).to_list()
+def _load_options(rec:TrainingRecord|None, other:bool, skip_invalid:bool, speaker:str|None)->dict:
+    "`load_persona_data` options for `rec`'s data: as in training, or for another file with its Persona-Chat rows named after the persona."
+    data = rec.data if rec else None
+    speaker, skip_invalid = speaker or getattr(data, 'speaker', None) or 'user2', skip_invalid or getattr(data, 'skip_invalid', False)
+    if other: return dict(persona_name=rec.persona, persona_chat_name=rec.persona, skip_invalid=skip_invalid, speaker=speaker)
+    return dict(persona_name=data.persona_name if data else None, persona_file=data.persona_file if data else None,
+                persona_chat_name=getattr(data, 'persona_chat_name', None) or 'persona_chat', skip_invalid=skip_invalid, speaker=speaker)
+
+def _loaded(path, rec:TrainingRecord|None, cache:dict, other:bool=False, skip_invalid:bool=False, speaker:str|None=None)->list:
+    "The examples of `path`, loaded with `_load_options`; cached, with the `LoadReport` of each load in `cache['reports']`."
+    from persona_ft.data import load_persona_data, load_report
+    opts = _load_options(rec, other, skip_invalid, speaker)
+    key = (str(path), *sorted(opts.items()))
+    if key not in cache:
+        ds = load_persona_data(path, **opts)
+        cache[key] = ds.to_list(); cache.setdefault('reports', {})[str(path)] = load_report(ds)
     return cache[key]
 
-def _by_keys(examples:list, rec:TrainingRecord, where)->list:
+def _by_keys(examples:list, rec:TrainingRecord, where, warn:bool=True)->list:
     "The examples of `rec.persona` whose keys `rec` holds, once each, in data order; warns when the data changed."
     mine = [e for e in examples if e['persona'] == rec.persona]
     keys, seen, out = set(rec.data.heldout_keys), set(), []
     for e in mine:
         if (k := heldout_key(e)) in keys and k not in seen: seen.add(k); out.append(e)
-    if rec.data.sha256 and examples_sha256(mine) != rec.data.sha256:
+    if warn and rec.data.sha256 and examples_sha256(mine) != rec.data.sha256:
         warnings.warn(f'The examples of {rec.persona} in {where} changed since training: found {len(out)} of its {len(keys)} held-out examples')
     return out
 
@@ -644,33 +836,70 @@ def _resplit(examples:list, persona:str, rec:TrainingRecord|None)->list:
                                  seed=rec.data.split_seed if rec else 42)
     return splits['eval'].to_list()
 
+class HeldOut(list):
+    "Held-out examples, with how each persona's were chosen (`how`) and what loading skipped (`reports`: path -> `LoadReport`)."
+    def __init__(self, examples=(), how:dict|None=None, reports:dict|None=None):
+        super().__init__(examples); self.how, self.reports = how or {}, reports or {}
+    @property
+    def skipped_invalid(self)->int: return sum(r.skipped_invalid for r in self.reports.values())
+
+def _same_path(a, b)->bool: return str(a) == str(b) or (Path(a).exists() and Path(b).exists() and Path(a).resolve() == Path(b).resolve())
+
+def _for_record(rec:TrainingRecord, path, cache:dict, **load)->tuple:
+    "(held-out examples of `rec.persona` in `path`, how they were chosen)."
+    if any(_same_path(path, s) for s in (rec.data.source, getattr(rec.data, 'eval_source', None)) if s):
+        return _by_keys(_loaded(path, rec, cache, **load), rec, path), 'held out in training'
+    rows = _loaded(path, rec, cache, other=True, **load)
+    if _by_keys(rows, rec, path, warn=False): return _by_keys(rows, rec, path), 'held out in training (the file holds the training data)'
+    return [e for e in rows if e['persona'] == rec.persona], f'all rows of {path} (not the training data)'
+
 def heldout_examples(dataset_path,             # data file, folder or hub id; None: each record's own data source
                      records,                  # the adapters' `TrainingRecord`s (a list or dict, or one)
                      personas:list|None=None,  # personas to keep; None: those of the records
                      max_examples:int|None=None, # cap per persona
-                    )->list:
-    "The held-out examples of each persona: re-selected by its record's keys, or split afresh for a persona no record was trained on."
-    recs, cache, out = _as_records(records), {}, []
-    by = {r.persona: r for r in reversed(recs)}  # the first record of a persona wins
+                     skip_invalid:bool=False,  # drop bad rows (counted in `reports`) instead of stopping
+                     speaker:str|None=None,    # learned side of SPC conversations; None: the record's, else 'user2'
+                    )->HeldOut:
+    "The held-out examples of each persona: training's (by its record's keys), all rows of another file, or a fresh split for a persona no record was trained on."
+    recs, cache, out, how = _as_records(records), {}, [], {}
+    by, load = {r.persona: r for r in reversed(recs)}, dict(skip_invalid=skip_invalid, speaker=speaker)  # the first record of a persona wins
     for p in personas or list(dict.fromkeys(r.persona for r in recs)):
         rec = by.get(p)
-        path = dataset_path or (rec or recs[0]).data.source
-        found = (_by_keys(_loaded(path, rec, cache), rec, path) if rec and rec.data.heldout_keys
-                 else _resplit(_loaded(path, None, cache), p, rec or (recs[0] if recs else None)))
+        path = dataset_path or getattr((rec or recs[0]).data, 'eval_source', None) or (rec or recs[0]).data.source
+        if rec and rec.data.heldout_keys: found, how[p] = _for_record(rec, path, cache, **load)
+        else: found, how[p] = _resplit(_loaded(path, None, cache, **load), p, rec or (recs[0] if recs else None)), 'a fresh split'
         if not found: raise PersonaFTError(f'No held-out examples of {p} in {path}' + ('' if rec else
-                                           f"; personas there: {', '.join(sorted({e['persona'] for e in _loaded(path, None, cache)}))}"))
+                                           f"; personas there: {', '.join(sorted({e['persona'] for e in _loaded(path, None, cache, **load)}))}"))
         out += found[:max_examples]
-    return out
+    return HeldOut(out, how, cache.get('reports'))
 
 # %% ../nbs/04_eval.ipynb #6b476244
+def add_decoding_args(p):
+    "Add --decoding, --seed, --repetition_penalty and --no_repeat_ngram_size to parser `p`."
+    p.add_argument('--decoding', choices=DECODING_MODES, help="'greedy' or 'sample' (default: the model's generation_config, else greedy)")
+    p.add_argument('--seed', type=int, default=0, help='sampling seed (default 0)')
+    p.add_argument('--repetition_penalty', type=float, help=f'repetition guard; 1 is off (default: the model\'s, else {Decoding.repetition_penalty})')
+    p.add_argument('--no_repeat_ngram_size', type=int, help=f'forbid repeated n-grams; 0 is off (default: the model\'s, else {Decoding.no_repeat_ngram_size})')
+
+def decoding_args(a)->dict:
+    "The `decoding_for` arguments given on the command line."
+    return {'mode': a.decoding, 'seed': a.seed, **{k: getattr(a, k) for k in ('repetition_penalty', 'no_repeat_ngram_size') if getattr(a, k) is not None}}
+
+def add_data_args(p):
+    "Add --skip_invalid and --speaker to parser `p`."
+    p.add_argument('--skip_invalid', action='store_true', help='drop invalid rows (counted in the report) instead of stopping at the first')
+    p.add_argument('--speaker', choices=('user1', 'user2', 'both'), help="learned side of Synthetic-Persona-Chat rows (default: the adapter's record, else user2)")
+
 def eval_parser():
     "The argument parser of `persona_ft eval`."
-    p = cli_parser('eval', 'Compare the base model and LoRA adapters on held-out persona data: perplexity, F1, diversity, '
-                   'persona consistency, EOS rate; writes metrics.json, report.md and plots.',
+    p = cli_parser('eval', 'Compare the base model and LoRA adapters on held-out persona data: perplexity, F1, diversity, persona '
+                   'consistency and recognition (hits@1), loops, EOS rate; writes metrics.json, report.md and plots.',
                    'persona_ft eval --adapter out/chef_marco_final_adapter --dataset_path bundled --output_dir reports/chef\n'
+                   'persona_ft eval --adapter out/spc_final_adapter --dataset_path held_out.jsonl --output_dir reports/spc\n'
                    'persona_ft eval --adapter out/a_final_adapter --adapter out/b_final_adapter --dataset_path data/ --max_examples 20 --output_dir reports/ab')
     p.add_argument('--adapter', action='append', required=True, help='adapter folder written by `persona_ft train` (repeat for several)')
-    p.add_argument('--dataset_path', help="data file, folder, hub id, or 'bundled' (default: each adapter's training data, from its record)")
+    p.add_argument('--dataset_path', help="data file, folder, hub id, or 'bundled' (default: each adapter's training data, from its record); "
+                   "a file other than the training data is held out whole")
     p.add_argument('--persona_name', help='persona(s) to evaluate on, comma-separated (default: the personas of the adapters)')
     p.add_argument('--max_examples', type=int, default=50, help='held-out examples per persona (default 50)')
     p.add_argument('--max_new_tokens', type=int, default=64, help='generation budget per reply (default 64)')
@@ -678,12 +907,21 @@ def eval_parser():
     p.add_argument('--output_dir', required=True, help='where metrics.json, report.md and the plots go')
     p.add_argument('--model_id', help="base model (default: the adapters' training records)")
     p.add_argument('--overwrite', action='store_true', help='replace an existing report in --output_dir')
+    add_decoding_args(p); add_data_args(p)
     return p
 
 def _dataset_path(path:str):
     "'bundled' stands for the bundled personas folder."
     from persona_ft.data import bundled_data_path
     return bundled_data_path('personas') if path == 'bundled' else path
+
+# %% ../nbs/04_eval.ipynb #90768560
+def heldout_info(examples:HeldOut)->dict:
+    "Report lines that say where the held-out examples came from and what loading skipped."
+    info = {'held-out examples': f"{len(examples)}: " + '; '.join(f"{p} {sum(e['persona'] == p for e in examples)} ({h})" for p, h in examples.how.items())}
+    for path, r in examples.reports.items():
+        if r.skipped_invalid: info[f'invalid rows skipped in {path}'] = f"{r.skipped_invalid} ({', '.join(f'{k}: {n}' for k, n in r.skip_counts.items())})"
+    return info
 
 def cli_eval(argv:list|None=None)->int:
     "`persona_ft eval`: evaluate base and adapters on the held-out split and write a report."
@@ -694,13 +932,11 @@ def cli_eval(argv:list|None=None)->int:
     records = {n: read_training_card(d) for n, d in adapters.items()}
     personas = [p.strip() for p in a.persona_name.split(',')] if a.persona_name else None
     data = _dataset_path(a.dataset_path) if a.dataset_path else None
-    examples = heldout_examples(data, records, personas, a.max_examples)
-    server = PersonaServer(a.model_id, adapters)
+    examples = heldout_examples(data, records, personas, a.max_examples, a.skip_invalid, a.speaker)
+    server = PersonaServer(a.model_id, adapters, decoding=decoding_args(a))
     report = evaluate_models(examples, server=server, max_new_tokens=a.max_new_tokens, batch_size=a.batch_size, log=print)
     info = {'base model': a.model_id or next(iter(records.values())).base_model, 'adapters': ', '.join(f'{n} ({d})' for n, d in adapters.items()),
-            'data': f'{data or "the training data of each adapter"}, held-out examples of training, {len(examples)} of '
-                    f'{", ".join(dict.fromkeys(e["persona"] for e in examples))}',
-            'max_new_tokens': a.max_new_tokens}
+            'data': data or 'the training data of each adapter', **heldout_info(examples), 'max_new_tokens': a.max_new_tokens}
     path = write_report(report, out, info=info)
     print(report.table()); print(f'report: {path}')
     return 0
@@ -757,9 +993,11 @@ def cli_chat(argv:list|None=None)->int:
     p.add_argument('--model_id', help="base model (default: the adapters' training records)")
     p.add_argument('--max_new_tokens', type=int, default=128)
     p.add_argument('--no_stream', action='store_true', help='print each reply at once instead of token by token')
+    add_decoding_args(p)
     a = p.parse_args(argv)
     adapters = adapter_names(a.adapter)
-    server = PersonaServer(a.model_id, adapters, personas=persona_profiles(list(adapters), a.dataset_path) if a.dataset_path else None)
+    server = PersonaServer(a.model_id, adapters, personas=persona_profiles(list(adapters), a.dataset_path) if a.dataset_path else None,
+                           decoding=decoding_args(a))
     chat_repl(server, max_new_tokens=a.max_new_tokens, stream=not a.no_stream)
     return 0
 
