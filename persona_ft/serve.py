@@ -13,12 +13,12 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 from .core import PersonaFTError, cli_parser
 from .prompt import generation_prompt, stop_token_ids, persona_system_text
-from .eval import PersonaServer, adapter_names, read_training_card, check_servable, _model_device
+from .eval import PersonaServer, Decoding, adapter_names, read_training_card, check_servable, _model_device
 
 # %% auto #0
 __all__ = ['ROLES', 'VLLM_LORA_RANKS', 'SERVE_EXAMPLES', 'ServeError', 'ChatRequest', 'message_text', 'parse_messages',
            'parse_chat_request', 'ServedPersona', 'served_persona', 'request_example', 'encode_request', 'held_back',
-           'Job', 'send_text', 'finish_job', 'ReplyTracker', 'run_batch', 'sampling_kwargs', 'batch_key', 'group_jobs',
+           'Job', 'send_text', 'finish_job', 'ReplyTracker', 'sampling_kwargs', 'batch_key', 'group_jobs', 'run_batch',
            'fail_jobs', 'JobQueue', 'BatchWorker', 'BatchEngine', 'require_web', 'AsyncEvents', 'usage_of',
            'completion_body', 'chunk_event', 'sse_events', 'reply_body', 'add_error_handlers', 'models_body',
            'make_app', 'ServerThread', 'vllm_problems', 'vllm_base', 'vllm_command', 'serve_parser', 'run_vllm',
@@ -50,6 +50,7 @@ class ChatRequest:
     top_p: float = 1.0
     stop: list = field(default_factory=list)  # up to 4 strings that end the reply (not included)
     seed: int|None = None           # makes sampling repeatable
+    repetition_penalty: float|None = None  # vLLM's extra parameter; None: the server's decoding guard (as in chat and eval)
     stream: bool = False            # answer with server-sent events
     include_usage: bool = False     # streaming: end with a usage chunk
 
@@ -103,6 +104,7 @@ def parse_chat_request(body, # the parsed JSON body of POST /v1/chat/completions
         temperature=_typed(body, 'temperature', (int, float), 'a number from 0 to 2', 1.0, lambda v: 0 <= v <= 2),
         top_p=_typed(body, 'top_p', (int, float), 'a number above 0, at most 1', 1.0, lambda v: 0 < v <= 1),
         stop=[stop] if isinstance(stop, str) else stop, seed=_typed(body, 'seed', (int,), 'an integer'),
+        repetition_penalty=_typed(body, 'repetition_penalty', (int, float), 'a number above 0 (1 is off)', None, lambda v: v > 0),
         stream=_typed(body, 'stream', (bool,), 'true or false', False),
         include_usage=bool(_typed(body, 'stream_options', (dict,), 'an object', {}).get('include_usage')))
 
@@ -169,7 +171,7 @@ class Job:
     adapter: str               # PEFT adapter name of its batch row
     prompt_ids: list           # prompt token ids
     max_tokens: int            # most reply tokens
-    sampling: dict             # `generate` arguments: do_sample, temperature, top_p, top_k
+    sampling: dict             # `Decoding` fields: mode, temperature, top_p, top_k and the repetition guard
     events: object             # has put(event); events are ('delta', text), ('done', summary), ('error', ServeError)
     stop: list = field(default_factory=list)  # stop strings
     seed: int|None = None
@@ -233,6 +235,28 @@ class ReplyTracker(StoppingCriteria):
         for job in self.jobs:
             if job.finish_reason is None: finish_job(job, 'length', self.reply(job))
 
+# %% ../nbs/08_serve.ipynb #e357b260
+def sampling_kwargs(req:ChatRequest,
+                    decoding:Decoding|None=None, # the server's decoding: its repetition guard applies unless the request sets one
+                   )->dict:
+    "The `Decoding` fields of a request: greedy at temperature 0, else temperature and top-p sampling; the server's guard."
+    d = decoding or Decoding()
+    guard = {'repetition_penalty': float(d.repetition_penalty if req.repetition_penalty is None else req.repetition_penalty),
+             'no_repeat_ngram_size': d.no_repeat_ngram_size, 'penalty_scope': d.penalty_scope}
+    if req.temperature == 0: return {'mode': 'greedy', **guard}
+    return {'mode': 'sample', 'temperature': float(req.temperature), 'top_p': float(req.top_p), 'top_k': 0, **guard}
+
+def batch_key(job:Job)->tuple:
+    "Jobs with equal keys may share a batch: the same sampling; a seeded sampled job has its own key."
+    if job.sampling.get('mode') == 'sample' and job.seed is not None: return ('seeded', job.id)
+    return tuple(sorted(job.sampling.items()))
+
+def group_jobs(jobs:list)->list:
+    "`jobs` grouped by `batch_key`, groups and jobs in order of arrival."
+    groups = {}
+    for j in jobs: groups.setdefault(batch_key(j), []).append(j)
+    return list(groups.values())
+
 # %% ../nbs/08_serve.ipynb #f2a485b5
 @torch.no_grad()
 def run_batch(model,          # the served model: a PeftModel with every adapter loaded, or a plain base model
@@ -244,28 +268,12 @@ def run_batch(model,          # the served model: a PeftModel with every adapter
     enc = tokenizer.pad({'input_ids': [j.prompt_ids for j in jobs]}, padding_side='left', return_tensors='pt').to(_model_device(model))
     tracker = ReplyTracker(jobs, tokenizer, stop_ids)
     mixed = {'adapter_names': [j.adapter for j in jobs]} if hasattr(model, 'peft_config') else {}
-    if jobs[0].seed is not None and jobs[0].sampling.get('do_sample'): torch.manual_seed(jobs[0].seed)
+    decoding = Decoding(**jobs[0].sampling)
+    if jobs[0].seed is not None and decoding.mode == 'sample': torch.manual_seed(jobs[0].seed)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
     model.generate(**enc, max_new_tokens=max(j.max_tokens for j in jobs), eos_token_id=list(stop_ids), pad_token_id=pad,
-                   stopping_criteria=StoppingCriteriaList([tracker]), **jobs[0].sampling, **mixed)
+                   stopping_criteria=StoppingCriteriaList([tracker]), **decoding.generate_kwargs(enc['input_ids'].shape[1]), **mixed)
     tracker.close()
-
-# %% ../nbs/08_serve.ipynb #e357b260
-def sampling_kwargs(req:ChatRequest)->dict:
-    "`generate` sampling arguments of a request: greedy at temperature 0, else temperature and top-p sampling."
-    if req.temperature == 0: return dict(do_sample=False, temperature=None, top_p=None, top_k=None)
-    return dict(do_sample=True, temperature=float(req.temperature), top_p=float(req.top_p), top_k=0)
-
-def batch_key(job:Job)->tuple:
-    "Jobs with equal keys may share a batch: the same sampling; a seeded sampled job has its own key."
-    if job.sampling.get('do_sample') and job.seed is not None: return ('seeded', job.id)
-    return tuple(sorted(job.sampling.items()))
-
-def group_jobs(jobs:list)->list:
-    "`jobs` grouped by `batch_key`, groups and jobs in order of arrival."
-    groups = {}
-    for j in jobs: groups.setdefault(batch_key(j), []).append(j)
-    return list(groups.values())
 
 # %% ../nbs/08_serve.ipynb #d11cad9c
 def fail_jobs(jobs:list, error:ServeError):
@@ -343,7 +351,7 @@ class BatchEngine(BatchWorker):
         profile = self.profiles.get(req.model) or served_persona(self.server, req.model)
         ids = encode_request(profile, self.tokenizer, req.messages, req.max_tokens or 1, self.context)
         budget = req.max_tokens or max(1, min(self.default_max_tokens, self.context - len(ids)))
-        return Job(req.model, profile.adapter, ids, budget, sampling_kwargs(req), events, req.stop + profile.stop_strings, req.seed)
+        return Job(req.model, profile.adapter, ids, budget, sampling_kwargs(req, self.server.decoding), events, req.stop + profile.stop_strings, req.seed)
 
     def complete(self, req:ChatRequest)->dict:
         "The reply summary of `req`, waiting for it (for Python callers)."
