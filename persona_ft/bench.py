@@ -7,17 +7,16 @@ from __future__ import annotations
 import copy, dataclasses, gc, importlib.util, json, math, os, platform, random, tempfile, time, warnings
 from pathlib import Path
 import torch
-from .core import PersonaFTError, best_device, default_dtype, cpu_has_native_bf16, cli_parser
+from .core import PersonaFTError, best_device, default_dtype, cpu_has_native_bf16, cli_parser, pad_id_or
 
 # %% auto #0
 __all__ = ['TRL_MODES', 'DATA_KINDS', 'SPC_FILE', 'RESULT_KEYS', 'FLOPS_FORMULA', 'TRL_TARGETS', 'LOSS_TOL', 'seed_features',
-           'seed_batches', 'persona_batches', 'reply_only_loss', 'flop_counts', 'lora_train_flops', 'matmul_peak',
-           'reset_peak_memory', 'peak_memory_mb', 'time_training', 'variant_name', 'bench_variant', 'switch_bench',
-           'generation_bench', 'bf16_skip_reason', 'bench_plan', 'device_info', 'conversation_examples',
-           'single_turn_examples', 'trl_rows', 'TokenCounter', 'counting', 'persona_ft_trainer', 'trl_trainer',
-           'heldout_reply_loss', 'train_epoch', 'epoch_bench', 'default_conversations', 'trl_comparison',
-           'trl_markdown', 'plot_trl', 'run_bench', 'bench_targets', 'bench_markdown', 'plot_bench', 'write_bench',
-           'cli_bench', 'write_trl_comparison']
+           'seed_batches', 'persona_batches', 'flop_counts', 'lora_train_flops', 'matmul_peak', 'reset_peak_memory',
+           'peak_memory_mb', 'time_training', 'variant_name', 'bench_variant', 'switch_bench', 'generation_bench',
+           'bf16_skip_reason', 'bench_plan', 'device_info', 'conversation_examples', 'single_turn_examples', 'trl_rows',
+           'TokenCounter', 'counting', 'persona_ft_trainer', 'trl_trainer', 'heldout_reply_loss', 'train_epoch',
+           'epoch_bench', 'default_conversations', 'trl_comparison', 'trl_markdown', 'plot_trl', 'run_bench',
+           'bench_targets', 'bench_markdown', 'plot_bench', 'write_bench', 'cli_bench', 'write_trl_comparison']
 
 # %% ../nbs/06_bench.ipynb #e912b93e
 def seed_features(tds,                     # tokenized dataset from `persona_ft.prompt.tokenize_dataset`
@@ -25,7 +24,7 @@ def seed_features(tds,                     # tokenized dataset from `persona_ft.
                   max_seq_length:int=512,  # the seed pads (and truncates) every example to this length
                  )->list:
     "Seed-style features: ids padded to `max_seq_length`, `labels = input_ids` (pads too), plus each one's useful-token count."
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = pad_id_or(tokenizer, tokenizer.eos_token_id)
     feats = []
     for ids, labels in zip(tds['input_ids'], tds['labels']):
         ids, n_pad = ids[:max_seq_length], max(0, max_seq_length - len(ids))
@@ -60,26 +59,6 @@ def persona_batches(tds,                 # tokenized dataset from `tokenize_data
         batch = collate([tds[i] for i in order[s:s+batch_size]])
         out.append((batch, int((batch['labels'] != -100).sum())))
     return out
-
-# %% ../nbs/06_bench.ipynb #68e4831a
-def reply_only_loss(model,                 # a causal LM or a PeftModel around one
-                    batch:dict,            # input_ids, attention_mask, labels (-100 = no loss)
-                    chunk_size:int=1024,   # label positions per head + cross-entropy chunk
-                   )->torch.Tensor:
-    "The causal-LM loss of `batch`, computing vocabulary logits only at positions that carry a label."
-    import torch.nn.functional as F
-    lm = model.get_base_model() if hasattr(model, 'get_base_model') else model
-    cfg = lm.config
-    if getattr(cfg, 'final_logit_softcapping', None) or getattr(cfg, 'logit_scale', None) not in (None, 1, 1.0):
-        return model(**batch).loss
-    hidden = lm.get_decoder()(input_ids=batch['input_ids'], attention_mask=batch.get('attention_mask'), use_cache=False)[0]
-    targets = batch['labels'][:, 1:].to(hidden.device)
-    keep = targets != -100
-    h, t = hidden[:, :-1][keep], targets[keep]
-    head = lm.get_output_embeddings()
-    total = sum(F.cross_entropy(head(h[i:i+chunk_size]).float(), t[i:i+chunk_size], reduction='sum')
-                for i in range(0, len(t), chunk_size))
-    return total / max(len(t), 1)
 
 # %% ../nbs/06_bench.ipynb #4a975027
 def flop_counts(model)->dict:
@@ -219,7 +198,10 @@ def bench_variant(model_id,              # what `load_base` takes
     load_s = time.perf_counter() - t0
     batches = (seed_batches(tds, tok, batch_size, max_seq_length) if pipeline == 'seed'
                else persona_batches(tds, tok, batch_size))
-    loss_fn = (lambda m, b: reply_only_loss(m, b)) if pipeline.endswith('reply_logits') else None
+    loss_fn = None
+    if pipeline.endswith('reply_logits'):
+        from persona_ft.train import reply_only_loss, reply_logits_supported   # training's own path
+        loss_fn = lambda m, b: reply_only_loss(m, b) if reply_logits_supported(m) else m(**b).loss
     r = time_training(model, batches, steps, warmup, loss_fn, device=device)
     counts, timed = flop_counts(model), r.pop('timed')
     flops = sum(lora_train_flops(counts, b['input_ids'].numel(), b['input_ids'].shape[1],

@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 import datasets
-from .core import PersonaFTError, assets_path, cli_parser
+from .core import PersonaFTError, assets_path, cli_parser, load_tokenizer
 
 # %% auto #0
 __all__ = ['TURN', 'FEATURES', 'MERGED', 'ROLES', 'SPC_COLUMNS', 'SPEAKERS', 'EMPTY_CONVERSATION', 'PERSONA_FILES',
@@ -676,12 +676,11 @@ def data_parser():
     return p
 
 # %% ../nbs/00_data.ipynb #a1bf7ed2
-def _tokenizer_for(name):
-    "A tokenizer for `--tokenizer` (None: count words)."
+def _length_tokenizer(name:str|None, # `--tokenizer`: a model id, folder or 'embedded'
+                     ):
+    "The tokenizer that `--tokenizer` names, to count lengths in tokens; None (count words) when not given."
     if not name: return None
-    from transformers import AutoTokenizer
-    from persona_ft.core import EMBEDDED_MODEL, embedded_model_dir
-    try: return AutoTokenizer.from_pretrained(embedded_model_dir() if name == EMBEDDED_MODEL else name)
+    try: return load_tokenizer(name)
     except OSError as e: raise DataError(f'Cannot load tokenizer {name!r}: {e}') from None
 
 def cli_data(argv:list|None=None, # command-line arguments after `data`
@@ -691,7 +690,7 @@ def cli_data(argv:list|None=None, # command-line arguments after `data`
     ds = load_persona_data(a.dataset_path, a.persona_name, a.persona_file, a.skip_invalid, a.all_targets, speaker=a.speaker)
     ds, n_dup = dedup_examples(ds)
     rep = load_report(ds).to_dict()
-    summary = {**summarize_data(ds, _tokenizer_for(a.tokenizer)), 'duplicates_dropped': n_dup,
+    summary = {**summarize_data(ds, _length_tokenizer(a.tokenizer)), 'duplicates_dropped': n_dup,
                **{k: rep[k] for k in ('skipped_invalid', 'skip_counts', 'notes')}, 'skipped_rows': rep['skipped_rows'][:20]}
     print(json.dumps(summary) if a.json else summary_table(summary))
     return 0

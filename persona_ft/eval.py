@@ -8,12 +8,13 @@ import json, math, re, os, sys, functools, importlib.util, contextlib, html, war
 from collections import Counter
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
+from fastcore.basics import patch
 import torch
 import torch.nn.functional as F
-from .core import PersonaFTError, cli_parser
+from .core import PersonaFTError, cli_parser, model_device, load_tokenizer, pad_id_or
+from . import quant_lora  # called as `quant_lora.load_base`, so tests can patch it there
 from .train import (TrainingRecord, load_record, record_from_dict, heldout_key, examples_sha256, stop_strings_for,
                               tokenizer_sha256, write_atomically)
-from transformers import AutoTokenizer
 
 # %% auto #0
 __all__ = ['LOOP_MAX_COPIED', 'MINILM_PACKAGE', 'MINILM_INSTALL', 'DECODING_MODES', 'TABLE_METRICS', 'OWN_METRICS',
@@ -204,8 +205,6 @@ def adapter_names(adapter_dirs:list)->dict:
     return dict(zip(personas, map(Path, adapter_dirs)))
 
 # %% ../nbs/04_eval.ipynb #aaea9146
-def _model_device(model): return next(model.parameters()).device
-
 @torch.no_grad()
 def reply_nll(model, tokenizer,
               examples:list,           # canonical examples
@@ -216,9 +215,9 @@ def reply_nll(model, tokenizer,
     "(summed reply NLL, number of reply tokens) for each example under teacher forcing, None when skipped."
     from persona_ft.prompt import encode_example
     encs = [encode_example(e, tokenizer, max_seq_length=max_seq_length, fmt=fmt) for e in examples]
-    out, dev = [None]*len(encs), _model_device(model)
+    out, dev = [None]*len(encs), model_device(model)
     idx = [i for i, e in enumerate(encs) if e is not None]
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = pad_id_or(tokenizer, tokenizer.eos_token_id)
     for s in range(0, len(idx), batch_size):
         b = [encs[i] for i in idx[s:s+batch_size]]
         L = max(len(e['input_ids']) for e in b)
@@ -318,7 +317,7 @@ def generate_replies(model, tokenizer,
     "Replies as dicts with `text`, `n_tokens` and `stopped`; None for an example that does not fit in `max_seq_length`."
     from persona_ft.prompt import generation_prompt, stop_token_ids, truncate_history
     stop, strings = stop_token_ids(tokenizer, fmt), stop_strings_for(tokenizer, fmt) if stop_strings is None else list(stop_strings)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop[0]
+    pad = pad_id_or(tokenizer, stop)
     decoding = decoding or decoding_for(model)
     gen_kwargs = {**gen_kwargs, **({'stop_strings': strings, 'tokenizer': tokenizer} if strings else {})}
     decoding.seed_torch()
@@ -327,7 +326,7 @@ def generate_replies(model, tokenizer,
     for s in range(0, len(todo), batch_size):
         prompts = [generation_prompt(examples[i], tokenizer, fmt=fmt, max_seq_length=max_seq_length) for i in todo[s:s+batch_size]]
         with _padding_side(tokenizer, 'left'):
-            enc = tokenizer(prompts, return_tensors='pt', padding=True, add_special_tokens=False).to(_model_device(model))
+            enc = tokenizer(prompts, return_tensors='pt', padding=True, add_special_tokens=False).to(model_device(model))
         kw = {**decoding.generate_kwargs(enc['input_ids'].shape[1]), **gen_kwargs}
         if not kw['do_sample']: kw.update(temperature=None, top_p=None, top_k=None)
         gen = model.generate(**enc, max_new_tokens=max_new_tokens, eos_token_id=stop, pad_token_id=pad, streamer=streamer, **kw)
@@ -336,14 +335,11 @@ def generate_replies(model, tokenizer,
     return out
 
 # %% ../nbs/04_eval.ipynb #d985e349
-def _load_base(model_id, quantization=None, dtype=None):
-    "Base model and tokenizer through `persona_ft.quant_lora.load_base`."
-    from persona_ft import quant_lora
-    return quant_lora.load_base(model_id, quantization=quantization, dtype=dtype)
-
-def _tokenizer_for(adapter_dir, fallback):
+def _adapter_tokenizer(adapter_dir, # an adapter folder, or None
+                       fallback,    # the base model's tokenizer
+                      ):
     "The tokenizer saved with the adapter (as used in training), else `fallback`."
-    return AutoTokenizer.from_pretrained(adapter_dir) if adapter_dir and (Path(adapter_dir)/'tokenizer_config.json').exists() else fallback
+    return load_tokenizer(adapter_dir) if adapter_dir and (Path(adapter_dir)/'tokenizer_config.json').exists() else fallback
 
 def _one(what:str, values:dict, hint:str):
     "The single value of `values` (adapter -> value), or an error listing them."
@@ -359,7 +355,7 @@ def check_servable(records:dict,   # adapter name -> TrainingRecord
     rev = lambda r: r.base_model + (f'@{r.base_revision[:10]}' if r.base_revision else '')
     base = _one('on different base models', {n: rev(r) for n, r in records.items()}, 'serve or evaluate them separately')
     sha = {n: r.tokenizer_sha256 for n, r in records.items()}
-    if None in sha.values(): sha = {n: tokenizer_sha256(AutoTokenizer.from_pretrained(d)) for n, d in adapters.items()}  # old records
+    if None in sha.values(): sha = {n: tokenizer_sha256(load_tokenizer(d)) for n, d in adapters.items()}  # old records
     _one('with different tokenizers', {n: s[:12] for n, s in sha.items()}, 'serve or evaluate them separately')
     if quantization in ('record', 'card'):  # 'card': the name before records
         q = _one('on differently quantized bases', {n: r.quantization_name or 'none' for n, r in records.items()},
@@ -410,8 +406,8 @@ class PersonaServer:
         self.adapters = {n: Path(d) for n, d in (adapters or {}).items()}
         self.records = {n: read_training_card(d) for n, d in self.adapters.items()}
         base_id, quantization = check_servable(self.records, self.adapters, quantization)
-        model, tok = base if isinstance(base, (tuple, list)) else _load_base(base or base_id, quantization=quantization)
-        self.tokenizer = _tokenizer_for(next(iter(self.adapters.values()), None), tok)
+        model, tok = base if isinstance(base, (tuple, list)) else quant_lora.load_base(base or base_id, quantization=quantization)
+        self.tokenizer = _adapter_tokenizer(next(iter(self.adapters.values()), None), tok)
         for i, (n, d) in enumerate(self.adapters.items()):
             if i == 0: model = PeftModel.from_pretrained(model, d, adapter_name=n)
             else: model.load_adapter(d, adapter_name=n)
@@ -447,26 +443,27 @@ class PersonaServer:
             yield self.model
 
 # %% ../nbs/04_eval.ipynb #60e58ebb
-def _prompt(self:PersonaServer, ex:dict, name:str|None=None)->str:
+@patch
+def prompt(self:PersonaServer, ex:dict, name:str|None=None)->str:
     "The prompt persona `name` sees for example `ex`: its format, length budget and (for chat) its system turn."
     from persona_ft.prompt import generation_prompt
     p = self.profile(name)
     return generation_prompt(ex, self.tokenizer, fmt=p.fmt, max_seq_length=p.max_seq_length)
 
-def _generate(self:PersonaServer, examples:list, name:str|None=None, decoding:Decoding|None=None, **kwargs)->list:
+@patch
+def generate(self:PersonaServer, examples:list, name:str|None=None, decoding:Decoding|None=None, **kwargs)->list:
     "`generate_replies` for `examples` with persona `name` (default: the current one), its profile and the server's decoding."
     name = name or self.persona; p = self.profile(name)
     with self.active(name) as m:
         return generate_replies(m, self.tokenizer, examples, fmt=p.fmt, max_seq_length=p.max_seq_length, stop_strings=p.stop_strings,
                                 decoding=decoding or self.decoding, **kwargs)
 
-def _nll(self:PersonaServer, examples:list, name:str|None=None, batch_size:int=8)->list:
+@patch
+def nll(self:PersonaServer, examples:list, name:str|None=None, batch_size:int=8)->list:
     "`reply_nll` for `examples` with persona `name` and its profile."
     name = name or self.persona; p = self.profile(name)
     with self.active(name) as m:
         return reply_nll(m, self.tokenizer, examples, fmt=p.fmt, max_seq_length=p.max_seq_length or 512, batch_size=batch_size)
-
-PersonaServer.prompt, PersonaServer.generate, PersonaServer.nll = _prompt, _generate, _nll
 
 # %% ../nbs/04_eval.ipynb #6473e463
 def _chat_example(profile:ServeProfile, name:str, history:list)->dict:
@@ -474,9 +471,10 @@ def _chat_example(profile:ServeProfile, name:str, history:list)->dict:
     return {'persona': name, 'facts': list(profile.facts), 'description': profile.description,
             'history': list(history), 'reply': '', 'source': 'chat'}
 
-def _chat(self:PersonaServer, message:str, # the user's message
-          persona:str|None=None,           # switch to this persona first
-          max_new_tokens:int=128, streamer=None, **gen_kwargs)->str:
+@patch
+def chat(self:PersonaServer, message:str, # the user's message
+         persona:str|None=None,            # switch to this persona first
+         max_new_tokens:int=128, streamer=None, **gen_kwargs)->str:
     "The active persona's reply to `message`; both turns are added to its history."
     if persona: self.use(persona)
     hist = self.histories[self.persona] + [{'role': 'user', 'content': message}]
@@ -485,16 +483,16 @@ def _chat(self:PersonaServer, message:str, # the user's message
     self.histories[self.persona] = hist + [{'role': 'assistant', 'content': out['text']}]
     return out['text']
 
-def _use(self:PersonaServer, name:str):
+@patch
+def use(self:PersonaServer, name:str):
     "Make `name` the current persona."
     with self.active(name): self.persona = name
     return self
 
-def _reset(self:PersonaServer, name:str|None=None):
+@patch
+def reset(self:PersonaServer, name:str|None=None):
     "Forget the chat history of `name` (default: the current persona)."
     self.histories[name or self.persona] = []
-
-PersonaServer.chat, PersonaServer.use, PersonaServer.reset = _chat, _use, _reset
 
 # %% ../nbs/04_eval.ipynb #2771b7b8
 def score_replies(examples:list, # canonical examples, with reference `reply`
@@ -715,7 +713,7 @@ def end_of_turn_config(model, tokenizer, record:TrainingRecord):
     from persona_ft.prompt import stop_token_ids
     gc = model.generation_config
     gc.eos_token_id = stop_token_ids(tokenizer, record.prompt_format)
-    gc.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else gc.eos_token_id[0]
+    gc.pad_token_id = pad_id_or(tokenizer, gc.eos_token_id)
     return model
 
 def merge_adapter(adapter_dir,            # a folder written by `persona_ft train`
@@ -728,8 +726,8 @@ def merge_adapter(adapter_dir,            # a folder written by `persona_ft trai
     rec, out = read_training_card(adapter_dir), Path(output_dir)
     if out.exists() and not overwrite and not (out.is_dir() and not any(out.iterdir())):
         raise PersonaFTError(f'{out} already exists: pass --overwrite to replace it (nothing was changed)')
-    model, tok = _load_base(model_id or rec.base_model, quantization=None, dtype=torch.float32)
-    tok = _tokenizer_for(adapter_dir, tok)
+    model, tok = quant_lora.load_base(model_id or rec.base_model, quantization=None, dtype=torch.float32)
+    tok = _adapter_tokenizer(adapter_dir, tok)
     merged = end_of_turn_config(PeftModel.from_pretrained(model, adapter_dir).merge_and_unload(), tok, rec)
     def write(tmp:Path):
         merged.save_pretrained(tmp); tok.save_pretrained(tmp); rec.save(tmp)

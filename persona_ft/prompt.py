@@ -8,7 +8,7 @@ import hashlib, html, itertools, json, os, random, sys, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import torch
-from .core import PersonaFTError, EMBEDDED_MODEL, embedded_model_dir, cli_parser, cache_dir
+from .core import PersonaFTError, EMBEDDED_MODEL, embedded_model_dir, cli_parser, cache_dir, load_tokenizer
 
 # %% auto #0
 __all__ = ['TOKENIZED_COLUMNS', 'FOLDED_COLUMNS', 'persona_system_text', 'build_messages', 'resolve_format', 'render_phi2',
@@ -334,7 +334,7 @@ def prep_speed(path,                 # data to build the examples from (file, fo
     "Examples/s, CPU time and peak memory of `tokenize_dataset` on `n` examples repeated from `path`: cold, then cached."
     import datasets, resource, tempfile, time
     from persona_ft.data import load_persona_data
-    tokenizer = tokenizer if tokenizer is not None else _load_tokenizer(None)
+    tokenizer = tokenizer if tokenizer is not None else load_tokenizer(None)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         t0 = time.perf_counter(); ds = load_persona_data(path, skip_invalid=True, speaker=speaker); load_s = time.perf_counter() - t0
@@ -557,16 +557,6 @@ def fold_stats(folded,   # a `fold_dataset` result
     return FoldStats(rows, rows - sum(folded['n_replies']), len(folded), sum(folded['unfolded_length']), sum(folded['length']), trained)
 
 # %% ../nbs/01_prompt.ipynb #a0e6c752
-def _load_tokenizer(model_id:str|None):
-    "The tokenizer of `model_id` (None or 'embedded' = the embedded model)."
-    try: from persona_ft.quant_lora import load_tokenizer
-    except ImportError: load_tokenizer = None
-    if load_tokenizer is not None: return load_tokenizer(model_id)
-    from transformers import AutoTokenizer
-    path = embedded_model_dir() if model_id in (None, EMBEDDED_MODEL) else model_id
-    try: return AutoTokenizer.from_pretrained(path)
-    except OSError as e: raise PersonaFTError(f"Cannot load the tokenizer of {model_id!r}: {e}") from e
-
 def _prompt_record(ex:dict, tokenizer, max_seq_length:int|None, fmt:str)->dict|None:
     "One example as shown by `persona_ft prompt --json`."
     enc = encode_example(ex, tokenizer, max_seq_length, fmt)
@@ -593,7 +583,7 @@ def cli_prompt(argv:list|None=None, # arguments after `persona_ft prompt`
     p.add_argument('--json', action='store_true', help='print a JSON list with text, input_ids, labels, reply, ...')
     a = p.parse_args(argv)
     from persona_ft.data import load_persona_data
-    ds, tok = load_persona_data(a.dataset_path, persona_name=a.persona_name), _load_tokenizer(a.model_id)
+    ds, tok = load_persona_data(a.dataset_path, persona_name=a.persona_name), load_tokenizer(a.model_id)
     fmt = resolve_format(tok, a.fmt)
     recs, skipped = [], 0
     for ex in ds:

@@ -4,91 +4,20 @@
 
 # %% ../nbs/02_quant_lora.ipynb #2788b40f
 from __future__ import annotations
-import os, sys, socket, hashlib, logging, contextlib, warnings
+import os, sys, hashlib, logging, contextlib, warnings
 from pathlib import Path
-from urllib.parse import urlparse
 import torch
 from torch import nn
 from .core import (PersonaFTError, EMBEDDED_MODEL, embedded_model_dir, embedded_gguf_path, best_device,
-                             default_dtype, parse_dtype, cache_dir, convert_gguf, CONVERSION_VERSION)
+                             default_dtype, parse_dtype, cache_dir, convert_gguf, CONVERSION_VERSION,
+                             model_source, hub_offline, hub_reachable, hub_cache_snapshot, from_hub, set_pad_token, load_tokenizer)
 
 # %% auto #0
-__all__ = ['QUANTIZATIONS', 'QUANT_PARAM_CLASSES', 'LORA_TARGETS', 'PRECISIONS', 'RECORDED_CONFIGS', 'model_source',
-           'hub_offline', 'hub_reachable', 'hub_cache_snapshot', 'from_hub', 'set_pad_token', 'load_tokenizer',
-           'check_quantization', 'bnb_config', 'quantized_linear_names', 'check_quantized', 'gguf_model_dir',
-           'quantization_errors', 'load_base', 'save_for_loading', 'quantization_info', 'linear_layer_names',
-           'lora_targets_for', 'enable_checkpointing', 'resolve_targets', 'is_quantized', 'attach_lora', 'tensor_bytes',
-           'weight_counts', 'precision_bytes', 'recorded_config', 'model_config', 'estimate_memory', 'memory_report',
-           'plot_memory']
-
-# %% ../nbs/02_quant_lora.ipynb #be36abf8
-def model_source(model_id:str|Path|None=None, # None/'embedded', local folder, .gguf file or hub id
-                )->tuple[str, str|Path]:
-    "('dir'|'gguf'|'hub', location) for `model_id`."
-    if model_id is None or str(model_id) == EMBEDDED_MODEL: return 'dir', embedded_model_dir()
-    p = Path(str(model_id)).expanduser()
-    if p.is_file() and p.suffix == '.gguf': return 'gguf', p
-    if p.is_dir(): return 'dir', p
-    looks_local = str(model_id).startswith(('/', '.', '~')) or p.suffix == '.gguf' or str(model_id).count('/') > 1
-    if looks_local: raise PersonaFTError(f"Model {str(model_id)!r} not found: no such folder or .gguf file")
-    return 'hub', str(model_id)
-
-# %% ../nbs/02_quant_lora.ipynb #a20f6fd6
-def hub_offline()->bool:
-    "True when `HF_HUB_OFFLINE` (or `TRANSFORMERS_OFFLINE`) asks for no network."
-    return any(os.environ.get(v, '').upper() in ('1', 'ON', 'YES', 'TRUE') for v in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'))
-
-def hub_reachable(timeout:float=3.0)->bool:
-    "True when a TCP connection to the Hugging Face hub endpoint opens within `timeout` seconds."
-    from huggingface_hub import constants
-    url = urlparse(constants.ENDPOINT)
-    try:
-        with socket.create_connection((url.hostname, url.port or (443 if url.scheme == 'https' else 80)), timeout=timeout): return True
-    except OSError: return False
-
-def hub_cache_snapshot(model_id:str)->Path|None:
-    "The folder of `model_id`'s snapshot in the local Hugging Face cache, or None."
-    from huggingface_hub import snapshot_download
-    try: return Path(snapshot_download(model_id, local_files_only=True))
-    except Exception: return None
-
-def from_hub(loader,        # a `from_pretrained`, e.g. `AutoConfig.from_pretrained`
-             model_id:str,  # hub id
-             **kwargs):
-    "`loader(model_id)` from the local hub cache, else from the hub; a clear `PersonaFTError` when offline."
-    if (local := hub_cache_snapshot(model_id)) is not None:
-        try: return loader(local, **kwargs)
-        except OSError: pass  # an incomplete snapshot, e.g. config.json only
-    if hub_offline() or not hub_reachable():
-        why = 'HF_HUB_OFFLINE is set' if hub_offline() else 'the Hugging Face hub cannot be reached'
-        raise PersonaFTError(f"Cannot load {model_id!r}: it is not in the local hub cache and {why}. "
-                             "Pass a local folder or .gguf file, 'embedded', or download it while online.")
-    try: return loader(model_id, **kwargs)
-    except OSError as e: raise PersonaFTError(f"Cannot load {model_id!r} from the Hugging Face hub: {e}") from e
-
-# %% ../nbs/02_quant_lora.ipynb #e530ec38
-def set_pad_token(tok)->str:
-    "Give `tok` a pad token (existing pad, else unk, else eos) and right padding; says which was used."
-    tok.padding_side = 'right'
-    if tok.pad_token is not None: return 'pad'
-    if tok.unk_token is not None and tok.unk_token_id != tok.eos_token_id:
-        tok.pad_token = tok.unk_token; return 'unk'
-    if tok.eos_token is None: raise PersonaFTError('The tokenizer has neither a pad, unk nor EOS token to pad with')
-    tok.pad_token = tok.eos_token; return 'eos'
-
-# %% ../nbs/02_quant_lora.ipynb #ecc993f3
-def load_tokenizer(model_id:str|Path|None=None, # None/'embedded', local folder, .gguf file or hub id
-                   trust_remote_code:bool=False, # run tokenizer code shipped with a hub model
-                  ):
-    "The tokenizer of `model_id`, with a pad token and right padding."
-    from transformers import AutoTokenizer
-    kind, where = model_source(model_id)
-    kw = dict(trust_remote_code=trust_remote_code)
-    if kind == 'gguf': tok = AutoTokenizer.from_pretrained(where.parent, gguf_file=where.name, **kw)
-    elif kind == 'hub': tok = from_hub(AutoTokenizer.from_pretrained, where, **kw)
-    else: tok = AutoTokenizer.from_pretrained(where, **kw)
-    set_pad_token(tok)
-    return tok
+__all__ = ['QUANTIZATIONS', 'QUANT_PARAM_CLASSES', 'LORA_TARGETS', 'PRECISIONS', 'RECORDED_CONFIGS', 'check_quantization',
+           'bnb_config', 'quantized_linear_names', 'check_quantized', 'gguf_model_dir', 'quantization_errors',
+           'load_base', 'save_for_loading', 'quantization_info', 'linear_layer_names', 'lora_targets_for',
+           'enable_checkpointing', 'resolve_targets', 'is_quantized', 'attach_lora', 'tensor_bytes', 'weight_counts',
+           'precision_bytes', 'recorded_config', 'model_config', 'estimate_memory', 'memory_report', 'plot_memory']
 
 # %% ../nbs/02_quant_lora.ipynb #51bf6147
 QUANTIZATIONS = (None, '4bit', '8bit')  # what `load_base(quantization=...)` accepts

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
-from .core import PersonaFTError, cli_parser
+from .core import PersonaFTError, cli_parser, model_device, pad_id_or
 from .prompt import generation_prompt, stop_token_ids, persona_system_text
-from .eval import PersonaServer, Decoding, adapter_names, read_training_card, check_servable, _model_device
+from .eval import PersonaServer, Decoding, adapter_names, read_training_card, check_servable
 
 # %% auto #0
 __all__ = ['ROLES', 'VLLM_LORA_RANKS', 'SERVE_EXAMPLES', 'ServeError', 'ChatRequest', 'message_text', 'parse_messages',
@@ -265,12 +265,12 @@ def run_batch(model,          # the served model: a PeftModel with every adapter
               stop_ids:list,  # token ids that end a reply
              ):
     "Generate replies for `jobs` in one batch, one adapter per row; results go to each job's events."
-    enc = tokenizer.pad({'input_ids': [j.prompt_ids for j in jobs]}, padding_side='left', return_tensors='pt').to(_model_device(model))
+    enc = tokenizer.pad({'input_ids': [j.prompt_ids for j in jobs]}, padding_side='left', return_tensors='pt').to(model_device(model))
     tracker = ReplyTracker(jobs, tokenizer, stop_ids)
     mixed = {'adapter_names': [j.adapter for j in jobs]} if hasattr(model, 'peft_config') else {}
     decoding = Decoding(**jobs[0].sampling)
     if jobs[0].seed is not None and decoding.mode == 'sample': torch.manual_seed(jobs[0].seed)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
+    pad = pad_id_or(tokenizer, stop_ids)
     model.generate(**enc, max_new_tokens=max(j.max_tokens for j in jobs), eos_token_id=list(stop_ids), pad_token_id=pad,
                    stopping_criteria=StoppingCriteriaList([tracker]), **decoding.generate_kwargs(enc['input_ids'].shape[1]), **mixed)
     tracker.close()
@@ -310,6 +310,7 @@ class BatchWorker(JobQueue):
                  max_batch_size:int=8, window_ms:float=10):
         super().__init__(max_batch_size, window_ms)
         self.run, self.batches = run, deque(maxlen=1000)
+        self.lock = threading.Lock()  # held while a batch runs: take it to use the model from another thread
         self.thread = threading.Thread(target=self._work, name='persona_ft-batcher', daemon=True)
         self.thread.start()
 
@@ -321,7 +322,8 @@ class BatchWorker(JobQueue):
     def _serve(self, jobs:list):
         for group in group_jobs(jobs):
             self.batches.append({'size': len(group), 'personas': sorted({j.model for j in group})})
-            try: self.run(group)
+            try:
+                with self.lock: self.run(group)
             except Exception as e:
                 traceback.print_exc()
                 fail_jobs(group, ServeError(f'Generation failed: {type(e).__name__}: {e}', 500, type='server_error'))
@@ -603,8 +605,9 @@ def serve_bench(server:PersonaServer,      # base model with at least max(person
             t0 = time.perf_counter()
             with ThreadPoolExecutor(n_clients) as ex: done = list(ex.map(engine.complete, reqs))
             rows.append(_bench_row('batched', k, n_clients, time.perf_counter() - t0, sum(d['completion_tokens'] for d in done)))
-            t0 = time.perf_counter()
-            gens = [server.generate([request_example(engine.profiles[r.model], r.messages)], r.model, max_new_tokens=max_tokens)[0] for r in reqs]
-            rows.append(_bench_row('sequential', k, n_clients, time.perf_counter() - t0, sum(g['n_tokens'] for g in gens)))
+            with engine.lock:   # the last batch's generate may still be returning
+                t0 = time.perf_counter()
+                gens = [server.generate([request_example(engine.profiles[r.model], r.messages)], r.model, max_new_tokens=max_tokens)[0] for r in reqs]
+                rows.append(_bench_row('sequential', k, n_clients, time.perf_counter() - t0, sum(g['n_tokens'] for g in gens)))
     finally: engine.close()
     return rows

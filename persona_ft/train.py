@@ -23,9 +23,10 @@ __all__ = ['TRAIN_EXAMPLES', 'RECORD_FILE', 'RECORD_VERSION', 'TrainConfig', 'ma
            'check_outputs', 'write_atomically', 'RecordError', 'LoraRecord', 'DataRecord', 'TrainingRecord',
            'record_from_dict', 'save_record', 'load_record', 'heldout_key', 'examples_sha256', 'persona_profile',
            'load_for_training', 'split_for_training', 'eval_sample', 'prepare_data', 'mixed_precision',
-           'training_arguments', 'PersonaLogCallback', 'build_trainer', 'plot_loss', 'tokenizer_sha256',
-           'stop_strings_for', 'card_markdown', 'library_versions', 'training_record', 'save_final_adapter',
-           'final_eval', 'eval_overhead', 'train_persona', 'train_personas', 'cli_train']
+           'training_arguments', 'reply_logits_supported', 'reply_only_loss', 'PersonaTrainer', 'PersonaLogCallback',
+           'build_trainer', 'plot_loss', 'tokenizer_sha256', 'stop_strings_for', 'card_markdown', 'library_versions',
+           'training_record', 'save_final_adapter', 'final_eval', 'eval_overhead', 'train_persona', 'train_personas',
+           'cli_train']
 
 # %% ../nbs/03_train.ipynb #9f2bb58d
 def _opt(default, help:str):
@@ -61,6 +62,8 @@ class TrainConfig:
                                       '(0: all); every held-out example stays out of training and is kept for `persona_ft eval`')
     split_by:str = _opt('conversation', "hold out whole conversations, or whole persona profiles ('persona': eval personas unseen in training)")
     speaker:str = _opt('user2', "Synthetic-Persona-Chat CSV: whose side to learn, 'user1', 'user2' or 'both'")
+    reply_logits:bool = _opt(True, 'compute vocabulary logits only where a reply token is scored: the same loss, less work '
+                                   "(--no-reply_logits: at every position, through the model's own loss)")
     fold:bool = _opt(True, "train each conversation once: a conversation's replies in one sequence, each seeing the same "
                            'history as on its own (--no-fold: one sequence per reply)')
     skip_invalid:bool = _opt(False, 'drop invalid rows (counted by reason, named by file and line, and recorded) instead of stopping')
@@ -458,6 +461,59 @@ def training_arguments(cfg:TrainConfig, run_dir,
         remove_unused_columns=False, train_sampling_strategy='group_by_length' if cfg.group_by_length else 'random',
         ddp_find_unused_parameters=False, dataloader_num_workers=0)
 
+# %% ../nbs/03_train.ipynb #b8719f67
+def _causal_lm(model):
+    "The causal LM inside a PeftModel (LoRA layers in place), or `model` itself."
+    return model.get_base_model() if hasattr(model, 'get_base_model') else model
+
+def reply_logits_supported(model)->bool:
+    "Whether `model`'s loss can be computed from its decoder and head alone: nothing changes its logits after the head."
+    lm = _causal_lm(model)
+    cfg, decoder = lm.config, getattr(lm, 'get_decoder', lambda: None)()
+    return (decoder is not None and decoder is not lm and lm.get_output_embeddings() is not None
+            and not getattr(cfg, 'final_logit_softcapping', None) and getattr(cfg, 'logit_scale', None) in (None, 1, 1.0))
+
+def reply_only_loss(model,                   # a causal LM or a PeftModel around one
+                    batch:dict,              # input_ids, attention_mask, labels (-100 = no loss); position_ids if any
+                    num_items_in_batch=None, # reply tokens of the whole accumulated batch: sum over them; None: the mean
+                    chunk_size:int=1024,     # label positions per head + cross-entropy chunk
+                   )->torch.Tensor:
+    "The causal-LM loss of `batch`, computing vocabulary logits only at positions that carry a label."
+    lm = _causal_lm(model)
+    inputs = {k: batch[k] for k in ('input_ids', 'attention_mask', 'position_ids') if batch.get(k) is not None}
+    hidden = lm.get_decoder()(**inputs, use_cache=False)[0]
+    targets = batch['labels'][:, 1:].to(hidden.device)
+    keep = targets != -100
+    h, t, head = hidden[:, :-1][keep], targets[keep], lm.get_output_embeddings()
+    total = hidden.new_zeros((), dtype=torch.float32)
+    for i in range(0, len(t), chunk_size):
+        total = total + torch.nn.functional.cross_entropy(head(h[i:i+chunk_size]).float(), t[i:i+chunk_size], reduction='sum')
+    return total / (num_items_in_batch if num_items_in_batch is not None else max(len(t), 1))
+
+
+# %% ../nbs/03_train.ipynb #e38bf5ec
+class _ReplyLossForward:
+    "Called like the model by Trainer's `compute_loss`; returns only the reply-only loss."
+    def __init__(self, model): self.model = model
+    def __call__(self, **inputs): return {'loss': reply_only_loss(self.model, inputs, inputs.get('num_items_in_batch'))}
+
+class PersonaTrainer(Trainer):
+    "transformers' `Trainer`, with the loss computed from reply positions only (`reply_only_loss`) where that is the same loss."
+    def __init__(self, *args, reply_logits:bool=True, # False: the model's own loss
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reply_logits = reply_logits
+
+    def uses_reply_logits(self, model)->bool:
+        "Whether `compute_loss` takes the reply-only path for `model`."
+        return (self.reply_logits and self.label_smoother is None and self.compute_loss_func is None
+                and self.accelerator.unwrap_model(model) is model and reply_logits_supported(model))
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if self.uses_reply_logits(model): model = _ReplyLossForward(model)
+        return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+
+
 # %% ../nbs/03_train.ipynb #77f16e64
 class PersonaLogCallback(TrainerCallback):
     "Prints a persona-tagged line when training starts and after each evaluation (main process only)."
@@ -472,8 +528,8 @@ class PersonaLogCallback(TrainerCallback):
             print(f"[{self.persona}] step {state.global_step}/{state.max_steps} eval_loss {metrics['eval_loss']:.4f}", flush=True)
 
 def build_trainer(model, tokenizer, cfg:TrainConfig, persona:str, data:dict, precision:str='no')->Trainer:
-    "A `Trainer` for one persona: its splits, the prompt collator, the persona log callback and mixed `precision`."
-    return Trainer(model=model, args=training_arguments(cfg, run_dirs(cfg, persona)[0], precision), train_dataset=data['train'],
+    "A `PersonaTrainer` for one persona: its splits, the prompt collator, the persona log callback, mixed `precision`, reply-only logits."
+    return PersonaTrainer(model=model, reply_logits=cfg.reply_logits, args=training_arguments(cfg, run_dirs(cfg, persona)[0], precision), train_dataset=data['train'],
                    eval_dataset=data['eval'], data_collator=PersonaCollator(tokenizer), processing_class=tokenizer,
                    callbacks=[PersonaLogCallback(persona, len(data['train']), len(data['eval']))])
 
