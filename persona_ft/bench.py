@@ -348,22 +348,25 @@ def persona_ft_trainer(model_id,               # what `load_base` takes
                        batch_size:int=4, max_seq_length:int=512,
                        dtype:str|None=None,    # 'fp32', 'bf16', 'fp16'; None: `default_dtype`
                        seed:int=42, lr:float=2e-4,
+                       fold:bool=True,         # a conversation's replies in one sequence, as `train` does by default
+                       reply_logits:bool=True, # logits only at reply tokens (`PersonaTrainer`), as `train` does by default
                       )->tuple:
-    "(counting Trainer, data-prep seconds) of `persona_ft train`'s pipeline for one persona, one epoch, no eval or checkpoints."
+    "(counting PersonaTrainer, data-prep seconds) of `persona_ft train`'s pipeline for one persona, one epoch, no eval or checkpoints."
     import datasets
-    from transformers import Trainer, set_seed
-    from persona_ft.train import make_config, training_arguments, mixed_precision
-    from persona_ft.prompt import tokenize_dataset, PersonaCollator
+    from transformers import set_seed
+    from persona_ft.train import make_config, training_arguments, mixed_precision, PersonaTrainer
+    from persona_ft.prompt import tokenize_dataset, fold_dataset, PersonaCollator
     from persona_ft.quant_lora import load_base, attach_lora
     cfg = make_config(dict(max_seq_length=max_seq_length, num_train_epochs=1, per_device_train_batch_size=batch_size, lora_r=r,
-                           lora_alpha=alpha, lora_dropout=dropout, seed=seed, learning_rate=lr))
+                           lora_alpha=alpha, lora_dropout=dropout, seed=seed, learning_rate=lr, fold=fold, reply_logits=reply_logits))
     base, tok = load_base(model_id, dtype=dtype)
     ds = datasets.Dataset.from_list(train_examples)
-    t0 = time.perf_counter(); tds, _ = tokenize_dataset(ds, tok, max_seq_length, cache=False); prep_s = time.perf_counter() - t0
+    encode = fold_dataset if cfg.fold else tokenize_dataset
+    t0 = time.perf_counter(); tds, _ = encode(ds, tok, max_seq_length, cache=False); prep_s = time.perf_counter() - t0
     set_seed(seed)
     model = attach_lora(base, r=r, alpha=alpha, dropout=dropout, verbose=False)
     args = dataclasses.replace(training_arguments(cfg, out_dir, mixed_precision(base.dtype, base.device.type)), **_QUIET)
-    return counting(Trainer)(model=model, args=args, train_dataset=tds.select_columns(['input_ids', 'attention_mask', 'labels']),
+    return counting(PersonaTrainer)(model=model, args=args, reply_logits=cfg.reply_logits, train_dataset=tds.select_columns(['input_ids', 'attention_mask', 'labels']),
                              data_collator=PersonaCollator(tok), processing_class=tok), prep_s
 
 # %% ../nbs/06_bench.ipynb #07c4d8ac
@@ -470,7 +473,7 @@ def epoch_bench(model_id,                 # what `load_base` takes
                 with trainer.model.disable_adapter(): base_loss = heldout_reply_loss(trainer.model, trainer.processing_class, eval_examples, max_seq_length)
             if log: log(f"{name}: epoch {rows[-1]['epoch_s']:.1f} s, padding {rows[-1]['padding_share']:.0%}, held-out loss {rows[-1]['heldout_loss']:.3f}")
             del trainer; gc.collect()
-    for row in rows: row['reply_tokens'], row['reply_tok_s'] = rows[0]['labelled_tokens'], rows[0]['labelled_tokens'] / row['epoch_s']
+    for row in rows: row['examples'], row['reply_tokens'], row['reply_tok_s'] = len(train_examples), rows[0]['labelled_tokens'], rows[0]['labelled_tokens'] / row['epoch_s']
     return dict(n_train=len(train_examples), n_eval=len(eval_examples), reply_tokens=rows[0]['labelled_tokens'], base_loss=base_loss,
                 settings=kw, rows=rows, ratios={row['name']: _ratios(rows[0], row) for row in rows[1:]})
 
@@ -521,7 +524,7 @@ def trl_markdown(sec:dict)->str:
              '| data | tool | sampler | data prep (rows/s) | epoch (s) | reply tok/s | padding | held-out reply loss |', '|---|---|---|---|---|---|---|---|']
     for kind in DATA_KINDS:
         d = sec[kind]
-        label = f"{kind.replace('_', '-')}: {d['rows'][0]['rows']} rows, {d['reply_tokens']} reply tokens (base loss {d['base_loss']:.3f})"
+        label = f"{kind.replace('_', '-')}: {d['n_train']} rows, {d['reply_tokens']} reply tokens (base loss {d['base_loss']:.3f})"
         lines += [f"| {label if i == 0 else ''} | {r['name']} | {r['sampler']} | {r['prep_rows_s']:.0f} | {r['epoch_s']:.1f} | "
                   f"{r['reply_tok_s']:.2f} | {r['padding_share']:.0%} | {r['heldout_loss']:.3f} |" for i, r in enumerate(d['rows'])]
     lines.append('')
@@ -722,6 +725,7 @@ def bench_markdown(res:dict)->str:
               f"Total benchmark time {res['total_s']:.0f} s."]
     return '\n'.join(lines)
 
+# %% ../nbs/06_bench.ipynb #e945e54a
 def plot_bench(res:dict):
     "A matplotlib Figure: useful tokens/s and MFU per variant, generation tokens/s, and persona_ft vs TRL when it ran."
     import matplotlib.pyplot as plt
@@ -741,6 +745,7 @@ def plot_bench(res:dict):
     fig.tight_layout()
     return fig
 
+# %% ../nbs/06_bench.ipynb #fb256564
 def _jsonable(o):
     "JSON fallback for paths and dtypes."
     return str(o)

@@ -426,21 +426,24 @@ class PersonaServer:
 
     def __repr__(self): return f"PersonaServer({', '.join(self.names)}; active={self.persona!r})"
 
-    def profile(self, name:str|None=None)->ServeProfile:
-        "The `ServeProfile` of persona `name` (default: the current one)."
-        name = name or self.persona
-        if name not in self.profiles: raise PersonaFTError(f"Unknown persona {name!r}: choose from {', '.join(self.names)}")
-        return self.profiles[name]
+# %% ../nbs/04_eval.ipynb #ca14db8d
+@patch
+def profile(self:PersonaServer, name:str|None=None)->ServeProfile:
+    "The `ServeProfile` of persona `name` (default: the current one)."
+    name = name or self.persona
+    if name not in self.profiles: raise PersonaFTError(f"Unknown persona {name!r}: choose from {', '.join(self.names)}")
+    return self.profiles[name]
 
-    @contextlib.contextmanager
-    def active(self, name:str):
-        "Run the body with persona `name` active: an adapter via `set_adapter`, 'base' with adapters disabled."
-        self.profile(name)
-        if name == 'base' and self.adapters:
-            with self.model.disable_adapter(): yield self.model
-        else:
-            if name != 'base': self.model.set_adapter(name)
-            yield self.model
+@patch
+@contextlib.contextmanager
+def active(self:PersonaServer, name:str):
+    "Run the body with persona `name` active: an adapter via `set_adapter`, 'base' with adapters disabled."
+    self.profile(name)
+    if name == 'base' and self.adapters:
+        with self.model.disable_adapter(): yield self.model
+    else:
+        if name != 'base': self.model.set_adapter(name)
+        yield self.model
 
 # %% ../nbs/04_eval.ipynb #60e58ebb
 @patch
@@ -954,6 +957,7 @@ def persona_profiles(names:list, dataset_path=None)->dict:
         if dataset_path is not None: raise
     return found
 
+# %% ../nbs/04_eval.ipynb #caacfc46
 CHAT_HELP = "commands: /persona NAME (switch), /personas (list), /reset (forget this conversation), quit"
 
 def chat_repl(server:PersonaServer, inp=None, out=None, max_new_tokens:int=128, stream:bool=True):
@@ -980,6 +984,7 @@ def chat_repl(server:PersonaServer, inp=None, out=None, max_new_tokens:int=128, 
             reply = server.chat(msg, max_new_tokens=max_new_tokens, streamer=streamer)
             if streamer is None: print(reply, file=out)
 
+# %% ../nbs/04_eval.ipynb #42ac0f83
 def cli_chat(argv:list|None=None)->int:
     "`persona_ft chat`: talk to one or more personas in the terminal."
     p = cli_parser('chat', 'Chat with trained personas in the terminal; one base model, adapters switched in place.',

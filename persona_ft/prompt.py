@@ -423,6 +423,7 @@ class TrainedText:
         return (f'<div style="font-family:monospace;white-space:pre-wrap;line-height:1.5">{spans}</div>'
                 f'<div style="font-size:small;color:#666">{len(self.labels)} tokens: {len(self.labels)-n} prompt (grey), {n} trained (green)</div>')
 
+# %% ../nbs/01_prompt.ipynb #3543f799
 def show_trained(ex:dict,                # a canonical example
                  tokenizer,              # the model's tokenizer
                  max_seq_length:int|None=512, # longest sequence in tokens
@@ -566,6 +567,7 @@ def _prompt_record(ex:dict, tokenizer, max_seq_length:int|None, fmt:str)->dict|N
                 prompt=tokenizer.decode(enc['input_ids'][:n]), reply=ex['reply'], input_ids=enc['input_ids'],
                 labels=enc['labels'], n_prompt_tokens=n, n_trained_tokens=len(enc['labels'])-n)
 
+# %% ../nbs/01_prompt.ipynb #769bfb28
 def cli_prompt(argv:list|None=None, # arguments after `persona_ft prompt`
               )->int:
     "`persona_ft prompt`: print the prompt and the trained tokens of a few examples."
