@@ -26,7 +26,8 @@ COMMANDS = {  # subcommand -> (module, function, one-line summary)
 def usage()->str:
     "The top-level help: every subcommand with its summary."
     rows = '\n'.join(f'  {name:<7} {summary}' for name,(_,_,summary) in COMMANDS.items())
-    return (f'usage: persona_ft [--debug] COMMAND [options]\n\nTurn a small causal LM into persona chat models with LoRA / QLoRA.\n\n'
+    return (f'usage: persona_ft [--debug] COMMAND [options]\n\n'
+            f'Turn a small causal LM into persona chat models with LoRA / QLoRA.\n\n'
             f'commands:\n{rows}\n\n`persona_ft COMMAND --help` shows the options and examples of one command.\n'
             f'--debug shows the full traceback of an error.')
 

@@ -17,17 +17,18 @@ from .train import (TrainingRecord, load_record, record_from_dict, heldout_key, 
                               tokenizer_sha256, write_atomically)
 
 # %% auto #0
-__all__ = ['LOOP_MAX_COPIED', 'MINILM_PACKAGE', 'MINILM_INSTALL', 'DECODING_MODES', 'TABLE_METRICS', 'OWN_METRICS',
-           'PLOT_METRICS', 'METRICS_NOTE', 'CHAT_HELP', 'normalize_answer', 'unigram_f1', 'distinct_n',
+__all__ = ['LOOP_MAX_COPIED', 'MINILM_PACKAGE', 'MINILM_INSTALL', 'DECODING_MODES', 'REFERENCE_METRICS', 'TABLE_METRICS',
+           'OWN_METRICS', 'PLOT_METRICS', 'METRICS_NOTE', 'CHAT_HELP', 'normalize_answer', 'unigram_f1', 'distinct_n',
            'mean_reply_len', 'eos_rate', 'reply_words', 'copied_stretch', 'is_loop', 'loop_rate', 'perplexity',
            'minilm_dir', 'SentenceEncoder', 'sentence_encoder', 'persona_texts', 'persona_consistency_scores',
            'persona_consistency', 'persona_table', 'persona_ranks', 'hits_at_1', 'mean_reciprocal_rank',
            'read_training_card', 'adapter_names', 'reply_nll', 'Decoding', 'decoding_for', 'generate_replies',
            'check_servable', 'ServeProfile', 'serve_profile', 'PersonaServer', 'score_replies', 'summarize_records',
-           'own_persona_table', 'EvalReport', 'evaluate_models', 'compare_decodings', 'choose_decoding', 'plot_metrics',
-           'plot_separability', 'decoding_text', 'write_report', 'end_of_turn_config', 'merge_adapter', 'ChatWidget',
-           'CompareWidget', 'HeldOut', 'heldout_examples', 'add_decoding_args', 'decoding_args', 'add_data_args',
-           'eval_parser', 'heldout_info', 'cli_eval', 'persona_profiles', 'chat_repl', 'cli_chat', 'cli_merge']
+           'reference_metrics', 'own_persona_table', 'EvalReport', 'evaluate_models', 'compare_decodings',
+           'choose_decoding', 'plot_metrics', 'plot_separability', 'decoding_text', 'write_report',
+           'end_of_turn_config', 'merge_adapter', 'ChatWidget', 'CompareWidget', 'HeldOut', 'heldout_examples',
+           'add_decoding_args', 'decoding_args', 'add_data_args', 'eval_parser', 'heldout_info', 'cli_eval',
+           'persona_profiles', 'chat_repl', 'cli_chat', 'cli_merge']
 
 # %% ../nbs/04_eval.ipynb #47fc67d7
 _PUNCT = re.compile(r'[!"#$%&()*+,\-./:;<=>?@\[\]\\^`{|}~_\']')
@@ -401,6 +402,7 @@ class PersonaServer:
                  max_seq_length:int|None=None, # prompt budget for every persona; default: each record's
                  quantization:str|None='record', # 'record' = as in training, None = full precision, '4bit', '8bit'
                  decoding:Decoding|dict|None=None, # how replies are generated; a dict: `decoding_for` arguments
+                 merge:bool|None=None,     # merge the active adapter into the base weights; None: when the base is not quantized
                 ):
         from peft import PeftModel
         self.adapters = {n: Path(d) for n, d in (adapters or {}).items()}
@@ -418,6 +420,8 @@ class PersonaServer:
         self.profiles.update({n: serve_profile(self.tokenizer, r, personas.get(n), fmt, max_seq_length) for n, r in self.records.items()})
         self.histories = {n: [] for n in self.names}
         self.persona = next(iter(self.adapters), 'base')
+        self.merge = not quant_lora.is_quantized(model) if merge is None else merge
+        self.merged, self._originals = None, None   # the adapter merged in, and the base weights it replaced
 
     @property
     def names(self)->list:
@@ -439,11 +443,37 @@ def profile(self:PersonaServer, name:str|None=None)->ServeProfile:
 def active(self:PersonaServer, name:str):
     "Run the body with persona `name` active: an adapter via `set_adapter`, 'base' with adapters disabled."
     self.profile(name)
-    if name == 'base' and self.adapters:
+    if name != 'base' and self.merge: self.merge_in(name); yield self.model
+    elif name == 'base' and self.adapters:
+        self.unmerge()
         with self.model.disable_adapter(): yield self.model
     else:
+        self.unmerge()
         if name != 'base': self.model.set_adapter(name)
         yield self.model
+
+# %% ../nbs/04_eval.ipynb #a8555782
+def _lora_weights(model)->dict:
+    "Module name -> base weight of every layer of `model` that carries LoRA adapters."
+    from peft.tuners.lora import LoraLayer
+    return {n: m.get_base_layer().weight for n, m in model.named_modules() if isinstance(m, LoraLayer)}
+
+@patch
+def merge_in(self:PersonaServer, name:str):
+    "Merge adapter `name` into the base weights, after taking out any other."
+    if self.merged == name: return
+    self.unmerge()
+    if self._originals is None: self._originals = {n: w.detach().to('cpu', copy=True) for n, w in _lora_weights(self.model).items()}
+    self.model.set_adapter(name); self.model.merge_adapter(); self.merged = name
+
+@patch
+def unmerge(self:PersonaServer):
+    "Take the merged adapter out, restoring the base weights exactly from their saved copy."
+    if self.merged is None: return
+    self.model.unmerge_adapter()   # peft's own bookkeeping; the weights are then overwritten with the originals
+    with torch.no_grad():
+        for n, w in _lora_weights(self.model).items(): w.copy_(self._originals[n])
+    self.merged = None
 
 # %% ../nbs/04_eval.ipynb #60e58ebb
 @patch
@@ -527,6 +557,20 @@ def summarize_records(records:list)->dict:
             'loop_rate': mean([float(r.get('loops', False)) for r in recs]), 'eos_rate': eos_rate([r['stopped'] for r in recs]),
             'mean_reply_len': mean_reply_len(texts), 'n_scored': len(recs), 'n_skipped': len(records) - len(recs)}
 
+# %% ../nbs/04_eval.ipynb #4934ca8d
+REFERENCE_METRICS = ('persona_hits1', 'persona_mrr', 'persona_consistency', 'loop_rate', 'distinct_2', 'mean_reply_len')
+
+def reference_metrics(examples:list,   # canonical examples; their `reply` is scored
+                      encoder=None,    # sentence encoder, default all-MiniLM-L6-v2
+                      table:dict|None=None, # persona -> texts to rank against; default `persona_table(examples)`
+                     )->dict:
+    "The persona metrics of the reference replies themselves, pooled and with 'by_persona'."
+    refs = [{'text': e['reply'], 'stopped': True} for e in examples]
+    recs = score_replies(examples, refs, [(0.0, 1)]*len(examples), encoder, table)
+    pick = lambda rs: {k: v for k, v in summarize_records(rs).items() if k in REFERENCE_METRICS}
+    by = {p: pick([r for r in recs if r['persona'] == p]) for p in dict.fromkeys(r['persona'] for r in recs)}
+    return {**pick(recs), 'by_persona': by}
+
 # %% ../nbs/04_eval.ipynb #0bd755f2
 TABLE_METRICS = ('ppl_token', 'ppl_word', 'f1', 'distinct_2', 'persona_consistency', 'persona_hits1', 'persona_mrr', 'loop_rate',
                  'eos_rate', 'mean_reply_len', 'n_scored', 'n_skipped')
@@ -535,11 +579,15 @@ OWN_METRICS = ('ppl_token', 'persona_hits1', 'persona_mrr', 'persona_consistency
 
 def own_persona_table(metrics:dict,          # model name -> metrics with 'by_persona', as in metrics.json
                       adapter_personas:dict, # adapter name -> its persona
-                      keys=OWN_METRICS)->str:
+                      keys=OWN_METRICS,
+                      reference:dict|None=None, # `reference_metrics`: adds a row of the references' own scores
+                     )->str:
     "Markdown rows of the base and each adapter on that adapter's own persona's examples: the comparison issue 16 asks for."
     fmt = lambda v: 'n/a' if v is None else f'{v:.2f}' if isinstance(v, float) and v >= 10 else f'{v:.3f}' if isinstance(v, float) else str(v)
-    rows = [f"| {p} | {n} | " + ' | '.join(fmt(metrics[n]['by_persona'][p].get(k)) for k in keys) + ' |'
-            for a, p in adapter_personas.items() for n in ('base', a) if p in metrics[n].get('by_persona', {})]
+    by = lambda n: (reference if n == 'reference replies' else metrics[n]).get('by_persona', {})
+    names = lambda a: ('base', a, *(['reference replies'] if reference else []))
+    rows = [f"| {p} | {n} | " + ' | '.join(fmt(by(n)[p].get(k)) for k in keys) + ' |'
+            for a, p in adapter_personas.items() for n in names(a) if p in by(n)]
     return '\n'.join([f"| persona | model | {' | '.join(keys)} |", '|' + '---|'*(len(keys)+2), *rows])
 
 @dataclass
@@ -549,6 +597,7 @@ class EvalReport:
     samples: list         # side-by-side replies: persona, prompt, reference, and one reply per model
     adapter_personas: dict = field(default_factory=dict)  # adapter name -> persona it was trained on
     decoding: dict = field(default_factory=dict)          # the `Decoding` of the replies, as a dict
+    reference: dict = field(default_factory=dict)         # `reference_metrics` of the same examples
 
     @property
     def separability(self)->dict:
@@ -566,8 +615,9 @@ class EvalReport:
 
     def table(self, keys=TABLE_METRICS)->str:
         "A markdown table of the pooled metrics, one row per model."
-        fmt = lambda v: f'{v:.3f}' if isinstance(v, float) else str(v)
-        rows = [f"| {name} | " + ' | '.join(fmt(m.get(k)) for k in keys) + ' |' for name, m in self.metrics.items()]
+        fmt = lambda v: 'n/a' if v is None else f'{v:.3f}' if isinstance(v, float) else str(v)
+        models = {**self.metrics, **({'reference replies': self.reference} if self.reference else {})}
+        rows = [f"| {name} | " + ' | '.join(fmt(m.get(k)) for k in keys) + ' |' for name, m in models.items()]
         return '\n'.join([f"| model | {' | '.join(keys)} |", '|' + '---|'*(len(keys)+1), *rows])
 
     def _repr_markdown_(self): return self.table()
@@ -606,7 +656,8 @@ def evaluate_models(examples,                 # canonical examples (list or Data
         metrics[name], replies[name] = {**summarize_records(recs), 'by_persona': by, 'decoding': asdict(decoding)}, [g['text'] if g else '(skipped: too long)' for g in gens]
     samples = [{'persona': examples[i]['persona'], 'prompt': _prompt_text(examples[i]), 'reference': examples[i]['reply'],
                 **{n: replies[n][i] for n in server.names}} for i in _spread(examples, n_samples)]
-    return EvalReport(metrics, samples, {n: r.persona for n, r in server.records.items()}, asdict(decoding))
+    return EvalReport(metrics, samples, {n: r.persona for n, r in server.records.items()}, asdict(decoding),
+                      reference_metrics(examples, encoder, table))
 
 # %% ../nbs/04_eval.ipynb #c6956864
 def compare_decodings(examples:list,   # held-out canonical examples
@@ -693,12 +744,14 @@ def write_report(report:EvalReport, output_dir, # where metrics.json, report.md 
     import matplotlib.pyplot as plt
     out = Path(output_dir); out.mkdir(parents=True, exist_ok=True)
     (out/'metrics.json').write_text(json.dumps(_json_safe(report.metrics), indent=2))
+    if report.reference: (out/'reference_metrics.json').write_text(json.dumps(_json_safe(report.reference), indent=2))
     fig = plot_metrics(report); fig.savefig(out/'metrics.png', dpi=100); plt.close(fig)
     md = [f'# {title}', '', *[f'- {k}: {v}' for k, v in (info or {}).items()], f'- decoding: {decoding_text(report.decoding)}' if report.decoding else '',
           '', '## Metrics', '', report.table(), '', METRICS_NOTE, '', '![metrics](metrics.png)', '']
     if report.adapter_personas:
-        md += ["## Each adapter on its own persona's examples", '', own_persona_table(report.metrics, report.adapter_personas), '',
-               "The base model gets the same prompts, with the same persona's system turn.", '']
+        md += ["## Each adapter on its own persona's examples", '', own_persona_table(report.metrics, report.adapter_personas, reference=report.reference), '',
+               "The base model gets the same prompts, with the same persona's system turn. "
+               "*reference replies*: the held-out replies of the data, scored as if a model had written them.", '']
     if len(report.adapter_personas) > 1:
         fig = plot_separability(report); fig.savefig(out/'separability.png', dpi=100); plt.close(fig)
         wins, n = report.own_best()

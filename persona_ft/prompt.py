@@ -4,19 +4,19 @@
 
 # %% ../nbs/01_prompt.ipynb #15e9b7c8
 from __future__ import annotations
-import hashlib, html, itertools, json, os, random, sys, warnings
+import hashlib, html, itertools, json, os, sys, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import torch
+from fastcore.basics import patch
 from .core import PersonaFTError, EMBEDDED_MODEL, embedded_model_dir, cli_parser, cache_dir, load_tokenizer
 
 # %% auto #0
 __all__ = ['TOKENIZED_COLUMNS', 'FOLDED_COLUMNS', 'persona_system_text', 'build_messages', 'resolve_format', 'render_phi2',
            'fold_persona', 'render_messages', 'truncate_history', 'encode_example', 'generation_prompt',
            'stop_token_ids', 'encode_batch', 'tokenizer_fingerprint', 'prep_key', 'tokenize_dataset', 'prep_speed',
-           'PersonaCollator', 'length_grouped_indices', 'padding_waste', 'TrainedText', 'show_trained',
-           'conversation_chains', 'token_windows', 'fold_window', 'fold_dataset', 'FoldStats', 'fold_stats',
-           'cli_prompt']
+           'PersonaCollator', 'padding_waste', 'TrainedText', 'show_trained', 'conversation_chains', 'token_windows',
+           'fold_window', 'fold_dataset', 'FoldStats', 'fold_stats', 'prompt_parser', 'cli_prompt']
 
 # %% ../nbs/01_prompt.ipynb #e8640615
 def persona_system_text(ex:dict, # a canonical example
@@ -30,23 +30,26 @@ def build_messages(ex:dict,                # a canonical example
                   )->list:
     "Chat messages of `ex`: the persona as system turn, the history, then the reply."
     system = persona_system_text(ex)
-    msgs = ([{'role':'system', 'content':system}] if system else []) + [dict(role=t['role'], content=t['content']) for t in ex['history']]
+    msgs = [{'role':'system', 'content':system}] if system else []
+    msgs += [dict(role=t['role'], content=t['content']) for t in ex['history']]
     return msgs + ([{'role':'assistant', 'content':ex['reply']}] if include_reply else [])
 
 # %% ../nbs/01_prompt.ipynb #14d93e03
 def resolve_format(tokenizer,       # the model's tokenizer
-                   fmt:str='auto',  # 'auto', 'chat', 'phi2', 'jinja:<template or path>', a template or a .jinja path
+                   fmt:str='auto',  # 'auto', 'chat', 'phi2', 'jinja:<template or path>', a template or .jinja path
                   )->str:
     "The concrete prompt format for `tokenizer`: 'chat', 'phi2' or 'jinja:<template or path>'."
     fmt = fmt or 'auto'
     if fmt == 'auto': return 'chat' if getattr(tokenizer, 'chat_template', None) else 'phi2'
     if fmt == 'chat' and not getattr(tokenizer, 'chat_template', None):
-        raise PersonaFTError("This tokenizer has no chat template: use --format phi2 or --format path/to/template.jinja")
+        raise PersonaFTError("This tokenizer has no chat template: "
+                             "use --format phi2 or --format path/to/template.jinja")
     if fmt in ('chat', 'phi2'): return fmt
     src = fmt[len('jinja:'):] if fmt.startswith('jinja:') else fmt
     if '{{' in src or '{%' in src: return 'jinja:' + src
     if Path(src).expanduser().is_file(): return 'jinja:' + str(Path(src).expanduser())
-    raise PersonaFTError(f"Unknown prompt format {fmt!r}: use 'auto', 'chat', 'phi2', a Jinja template or the path of a .jinja file")
+    raise PersonaFTError(f"Unknown prompt format {fmt!r}: use 'auto', 'chat', 'phi2', a Jinja template "
+                         "or the path of a .jinja file")
 
 def _jinja_source(fmt:str)->str:
     "The template text of a 'jinja:' format (inline, or read from its file)."
@@ -63,7 +66,9 @@ def render_phi2(messages:list,               # system/user/assistant messages
     for i,m in enumerate(messages):
         if m['role'] == 'system': out += m['content'] + '\n\n'
         elif m['role'] == 'user': out += f"Instruct: {m['content']}\n"
-        else: out += f"Output: {m['content']}" + (eos if i == len(messages)-1 and not add_generation_prompt else '\n')
+        else:
+            last = i == len(messages)-1 and not add_generation_prompt
+            out += f"Output: {m['content']}" + (eos if last else '\n')
     return out + ('Output:' if add_generation_prompt else '')
 
 def _adds_bos(tokenizer)->bool:
@@ -83,10 +88,13 @@ def _system_ok(tokenizer, template:str)->bool:
     cache = tokenizer.__dict__.setdefault('_persona_ft_system_ok', {})
     if template not in cache:
         probe = [{'role':'system','content':_SYSTEM_MARK}, {'role':'user','content':'hi'}]
-        try: cache[template] = _SYSTEM_MARK in tokenizer.apply_chat_template(probe, chat_template=template, tokenize=False, add_generation_prompt=True)
-        except Exception: cache[template] = False
+        try: text = tokenizer.apply_chat_template(probe, chat_template=template, tokenize=False,
+                                                  add_generation_prompt=True)
+        except Exception: text = ''
+        cache[template] = _SYSTEM_MARK in text
     return cache[template]
 
+# %% ../nbs/01_prompt.ipynb #964e59b8
 def fold_persona(messages:list, # messages that may start with a system turn
                 )->list:
     "`messages` with the system turn folded into the first user turn, for templates without a system role."
@@ -96,15 +104,19 @@ def fold_persona(messages:list, # messages that may start with a system turn
     else: rest.insert(0, {'role':'user', 'content':system})
     return rest
 
+# %% ../nbs/01_prompt.ipynb #3ba13f29
 def render_messages(messages:list, tokenizer, fmt:str='chat', add_generation_prompt:bool=False)->str:
     "`messages` as text in prompt format `fmt` (persona folded into the first user turn where needed)."
     fmt = resolve_format(tokenizer, fmt)
     if fmt == 'phi2':
-        return render_phi2(messages, add_generation_prompt, tokenizer.bos_token if _adds_bos(tokenizer) else '', tokenizer.eos_token or '')
+        bos = tokenizer.bos_token if _adds_bos(tokenizer) else ''
+        return render_phi2(messages, add_generation_prompt, bos, tokenizer.eos_token or '')
     template = _chat_template(tokenizer, fmt)
     if not _system_ok(tokenizer, template): messages = fold_persona(messages)
-    try: return tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False, add_generation_prompt=add_generation_prompt)
-    except Exception as e: raise PersonaFTError(f"The {fmt.split(':')[0]} prompt template failed on these messages: {e}") from e
+    try: return tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False,
+                                              add_generation_prompt=add_generation_prompt)
+    except Exception as e:
+        raise PersonaFTError(f"The {fmt.split(':')[0]} prompt template failed on these messages: {e}") from e
 
 # %% ../nbs/01_prompt.ipynb #6c586dd6
 def _special_texts(tokenizer)->set:
@@ -116,14 +128,17 @@ def _texts(ex:dict, tokenizer, fmt:str)->tuple:
     prompt = render_messages(build_messages(ex, include_reply=False), tokenizer, fmt, add_generation_prompt=True)
     full = render_messages(build_messages(ex), tokenizer, fmt)
     if not full.startswith(prompt):
-        raise PersonaFTError(f"The {fmt.split(':')[0]} template renders the prompt differently with and without the reply; "
-                             f"persona_ft needs the prompt to be a prefix of the full text ({ex.get('source','?')})")
+        raise PersonaFTError(f"The {fmt.split(':')[0]} template renders the prompt differently with and without the "
+                             f"reply; persona_ft needs the prompt to be a prefix of the full text "
+                             f"({ex.get('source','?')})")
     completion = full[len(prompt):].rstrip() or full[len(prompt):]
-    if tokenizer.eos_token and not any(s in completion for s in _special_texts(tokenizer)): completion += tokenizer.eos_token
+    if tokenizer.eos_token and not any(s in completion for s in _special_texts(tokenizer)):
+        completion += tokenizer.eos_token
     return prompt, prompt + completion
 
+# %% ../nbs/01_prompt.ipynb #8714cca5
 def _tokenize_many(tokenizer, texts:list)->list:
-    "(ids of full, number of prompt tokens) for each (prompt, full) pair, the prompt tokens exactly those of the prompt alone."
+    "(ids of full, number of prompt tokens) of each (prompt, full) pair, prompt tokens as the prompt alone has them."
     if not texts: return []
     ids = tokenizer([p for p, _ in texts] + [f for _, f in texts], add_special_tokens=False)['input_ids']
     out = []
@@ -173,7 +188,8 @@ def _encode(ex:dict, tokenizer, fmt:str, history:list)->dict:
 def _cut_turn(ex:dict, tokenizer, fmt:str, max_seq_length:int)->dict|None:
     "The encoding with the last turn alone, its oldest tokens cut to fit; None if not even one token fits."
     turn = ex['history'][-1]
-    starts = [s for s,_ in tokenizer(turn['content'], add_special_tokens=False, return_offsets_mapping=True)['offset_mapping']]
+    offsets = tokenizer(turn['content'], add_special_tokens=False, return_offsets_mapping=True)['offset_mapping']
+    starts = [s for s,_ in offsets]
     frame = len(_encode(ex, tokenizer, fmt, [dict(turn, content='')])['ids'])
     keep = min(len(starts), max_seq_length - frame)
     while keep >= 1:
@@ -188,9 +204,10 @@ def _fit(ex:dict, tokenizer, fmt:str, max_seq_length:int|None, enc:dict|None=Non
     hist, encs = ex['history'], {}
     enc = enc or _encode(ex, tokenizer, fmt, hist)
     if max_seq_length is None or len(enc['ids']) <= max_seq_length: return enc
-    starts = [k for k in range(1, len(hist)) if hist[k]['role'] == 'user']  # candidate histories hist[k:], longest first
+    starts = [k for k in range(1, len(hist)) if hist[k]['role'] == 'user']  # candidates hist[k:], longest first
     def fits(i): encs[i] = _encode(ex, tokenizer, fmt, hist[starts[i]:]); return len(encs[i]['ids']) <= max_seq_length
-    guess = _guess_start(hist, starts, len(enc['ids']) - max_seq_length, len(enc['ids']) / max(1, len(enc['prompt']))) if starts else 0
+    per_char = len(enc['ids']) / max(1, len(enc['prompt']))
+    guess = _guess_start(hist, starts, len(enc['ids']) - max_seq_length, per_char) if starts else 0
     i = _first_true(len(starts), fits, guess)
     if i < len(starts): return encs[i]
     return _cut_turn(ex, tokenizer, fmt, max_seq_length) if hist else None
@@ -223,7 +240,9 @@ def generation_prompt(ex:dict,               # a canonical example (its reply on
                      )->str:
     "The text the model continues to answer `ex`: exactly the training text up to the reply."
     enc = _fit(ex, tokenizer, resolve_format(tokenizer, fmt), max_seq_length)
-    if enc is None: raise PersonaFTError(f"Persona and reply of {ex.get('source','this example')} do not fit in {max_seq_length} tokens")
+    if enc is None:
+        raise PersonaFTError(f"Persona and reply of {ex.get('source','this example')} do not fit in "
+                             f"{max_seq_length} tokens")
     return enc['prompt']
 
 # %% ../nbs/01_prompt.ipynb #e6b8a360
@@ -246,7 +265,8 @@ def _encode_rows(exs:list, tokenizer, max_seq_length:int|None, fmt:str)->list:
     texts, out = [_texts(ex, tokenizer, fmt) for ex in exs], []
     for ex, (prompt, _), (ids, n) in zip(exs, texts, _tokenize_many(tokenizer, texts)):
         if max_seq_length is not None and len(ids) > max_seq_length:  # the few that overflow: the exact truncation
-            enc = _fit(ex, tokenizer, fmt, max_seq_length, dict(history=ex['history'], prompt=prompt, ids=ids, n_prompt=n))
+            full = dict(history=ex['history'], prompt=prompt, ids=ids, n_prompt=n)
+            enc = _fit(ex, tokenizer, fmt, max_seq_length, full)
             ids, n = (enc['ids'], enc['n_prompt']) if enc else (None, None)
         out.append(None if ids is None else (ids, n))
     return out
@@ -257,8 +277,8 @@ def encode_batch(batch:dict,               # a `datasets.map` batch of canonical
                  fmt:str='chat',           # a resolved prompt format
                 )->dict:
     "input_ids/attention_mask/labels/length of a batch; examples whose persona + reply do not fit are left out."
-    cols = {k: [] for k in TOKENIZED_COLUMNS}
-    for ids, n in filter(None, _encode_rows([dict(zip(batch, row)) for row in zip(*batch.values())], tokenizer, max_seq_length, fmt)):
+    cols, exs = {k: [] for k in TOKENIZED_COLUMNS}, [dict(zip(batch, row)) for row in zip(*batch.values())]
+    for ids, n in filter(None, _encode_rows(exs, tokenizer, max_seq_length, fmt)):
         for k, v in zip(TOKENIZED_COLUMNS, (ids, [1]*len(ids), [-100]*n + ids[n:], len(ids))): cols[k].append(v)
     return cols
 
@@ -267,9 +287,11 @@ def tokenizer_fingerprint(tokenizer)->str:
     "A hash of what decides `tokenizer`'s output: vocabulary and rules, special tokens, chat template, class."
     backend = getattr(tokenizer, 'backend_tokenizer', None)
     rules = backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))
-    parts = [rules, str(tokenizer.chat_template or ''), json.dumps(tokenizer.special_tokens_map, sort_keys=True, default=str), type(tokenizer).__name__]
+    specials = json.dumps(tokenizer.special_tokens_map, sort_keys=True, default=str)
+    parts = [rules, str(tokenizer.chat_template or ''), specials, type(tokenizer).__name__]
     return hashlib.sha256('\0'.join(parts).encode()).hexdigest()[:16]
 
+# %% ../nbs/01_prompt.ipynb #c63e01b9
 def prep_key(ds,                  # a datasets.Dataset of canonical examples
              tokenizer,           # the model's tokenizer
              max_seq_length:int|None, # longest sequence in tokens
@@ -279,7 +301,8 @@ def prep_key(ds,                  # a datasets.Dataset of canonical examples
     "The cache key of `ds` tokenized with these settings: a hash of data, tokenizer, settings and this code."
     import persona_ft.prompt as this
     template = '' if fmt == 'phi2' else _chat_template(tokenizer, fmt)
-    parts = [ds._fingerprint, tokenizer_fingerprint(tokenizer), str(max_seq_length), fmt, template, f'fold={fold}', Path(this.__file__).read_text()]
+    parts = [ds._fingerprint, tokenizer_fingerprint(tokenizer), str(max_seq_length), fmt, template, f'fold={fold}',
+             Path(this.__file__).read_text()]
     return hashlib.sha256('\0'.join(parts).encode()).hexdigest()[:24]
 
 def _cache_file(key:str, cache)->str|None:
@@ -293,16 +316,20 @@ def _cache_file(key:str, cache)->str|None:
 def _report_skipped(n:int, n_skipped:int, max_seq_length:int|None)->int:
     "`n_skipped` after warning about it, or raising when all `n` examples were skipped."
     if n and n_skipped == n:
-        raise PersonaFTError(f"All {n} examples were skipped: persona + reply do not fit in max_seq_length={max_seq_length}; raise it")
-    if n_skipped: warnings.warn(f"Skipped {n_skipped} of {n} examples whose persona + reply do not fit in max_seq_length={max_seq_length}")
+        raise PersonaFTError(f"All {n} examples were skipped: persona + reply do not fit in "
+                             f"max_seq_length={max_seq_length}; raise it")
+    if n_skipped:
+        warnings.warn(f"Skipped {n_skipped} of {n} examples whose persona + reply do not fit in "
+                      f"max_seq_length={max_seq_length}")
     return n_skipped
 
+# %% ../nbs/01_prompt.ipynb #8827c1cf
 def tokenize_dataset(ds,                   # a datasets.Dataset of canonical examples
                      tokenizer,            # the model's tokenizer
                      max_seq_length:int|None=512, # longest sequence in tokens
                      fmt:str='auto',       # prompt format, see `resolve_format`
                      cache=True,           # True: cache in `cache_dir()/'tokenized'`; a folder; False: no cache
-                     num_proc:int|None=None, # processes for `datasets.map` (None: all cores, up to 4, from 20k examples)
+                     num_proc:int|None=None, # processes for `datasets.map` (None: all cores, max 4, from 20k examples)
                      batch_size:int=256,   # examples per batch
                     )->tuple:
     "(Dataset of input_ids/attention_mask/labels/length, number of skipped examples), cached by content."
@@ -311,19 +338,30 @@ def tokenize_dataset(ds,                   # a datasets.Dataset of canonical exa
     key = prep_key(ds, tokenizer, max_seq_length, fmt)
     path = _cache_file(key, cache)
     if num_proc is None and len(ds) >= 20_000: num_proc = min(4, os.cpu_count() or 1)
-    feats = datasets.Features({'input_ids': datasets.List(datasets.Value('int32')), 'attention_mask': datasets.List(datasets.Value('int8')),
-                               'labels': datasets.List(datasets.Value('int32')), 'length': datasets.Value('int32')})
-    tds = ds.map(encode_batch, batched=True, batch_size=batch_size, num_proc=num_proc, remove_columns=ds.column_names, features=feats,
-                 fn_kwargs=dict(tokenizer=tokenizer, max_seq_length=max_seq_length, fmt=fmt), new_fingerprint=key,
-                 cache_file_name=path, load_from_cache_file=path is not None, keep_in_memory=path is None, desc='Tokenizing')
+    ints = lambda bits: datasets.List(datasets.Value(f'int{bits}'))
+    feats = datasets.Features({'input_ids': ints(32), 'attention_mask': ints(8), 'labels': ints(32),
+                               'length': datasets.Value('int32')})
+    tds = ds.map(encode_batch, batched=True, batch_size=batch_size, num_proc=num_proc, remove_columns=ds.column_names,
+                 features=feats, fn_kwargs=dict(tokenizer=tokenizer, max_seq_length=max_seq_length, fmt=fmt),
+                 new_fingerprint=key, cache_file_name=path, load_from_cache_file=path is not None,
+                 keep_in_memory=path is None, desc='Tokenizing')
     return tds, _report_skipped(len(ds), len(ds) - len(tds), max_seq_length)
 
 # %% ../nbs/01_prompt.ipynb #03655d23
 def _cpu_s()->float:
     "CPU seconds used so far by this process and its finished workers."
     import resource
-    return sum(r.ru_utime + r.ru_stime for r in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
+    usage = map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return sum(r.ru_utime + r.ru_stime for r in usage)
 
+def _timed_cpu(f)->tuple:
+    "(`f()`, wall seconds, CPU seconds of this process and its finished workers) of one call."
+    import time
+    t0, c0 = time.perf_counter(), _cpu_s()
+    res = f()
+    return res, time.perf_counter() - t0, _cpu_s() - c0
+
+# %% ../nbs/01_prompt.ipynb #2e2ed8cc
 def prep_speed(path,                 # data to build the examples from (file, folder or hub id)
                tokenizer=None,       # the model's tokenizer (None: the embedded model's)
                n:int=100_000,        # examples to tokenize
@@ -331,23 +369,25 @@ def prep_speed(path,                 # data to build the examples from (file, fo
                num_proc:int|None=None, # processes, as in `tokenize_dataset`
                speaker:str='both',   # learned side of SPC conversations
               )->dict:
-    "Examples/s, CPU time and peak memory of `tokenize_dataset` on `n` examples repeated from `path`: cold, then cached."
-    import datasets, resource, tempfile, time
+    "Examples/s, CPU time and peak memory of `tokenize_dataset` on `n` examples repeated from `path`, cold and cached."
+    import datasets, resource, tempfile
     from persona_ft.data import load_persona_data
     tokenizer = tokenizer if tokenizer is not None else load_tokenizer(None)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        t0 = time.perf_counter(); ds = load_persona_data(path, skip_invalid=True, speaker=speaker); load_s = time.perf_counter() - t0
+        ds, load_s, _ = _timed_cpu(lambda: load_persona_data(path, skip_invalid=True, speaker=speaker))
         big = datasets.concatenate_datasets([ds] * -(-n // len(ds))).select(range(n))
         with tempfile.TemporaryDirectory() as cache:
-            t0, c0 = time.perf_counter(), _cpu_s(); tds, skipped = tokenize_dataset(big, tokenizer, max_seq_length, cache=cache, num_proc=num_proc)
-            cold, cpu = time.perf_counter() - t0, _cpu_s() - c0
-            t0 = time.perf_counter(); tokenize_dataset(big, tokenizer, max_seq_length, cache=cache, num_proc=num_proc); warm = time.perf_counter() - t0
+            tokenize = lambda: tokenize_dataset(big, tokenizer, max_seq_length, cache=cache, num_proc=num_proc)
+            (tds, skipped), cold, cpu = _timed_cpu(tokenize)
+            _, warm, _ = _timed_cpu(tokenize)
     mib = lambda who: round(resource.getrusage(who).ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
-    return dict(source=Path(str(path)).name, n=n, distinct=len(ds), load_s=round(load_s, 2), max_seq_length=max_seq_length, num_proc=num_proc,
-                tokenize_s=round(cold, 2), examples_per_s=round(n / cold), cpu_s=round(cpu, 2), examples_per_cpu_s=round(n / cpu),
-                cached_s=round(warm, 2), skipped=skipped, tokens=sum(tds['length']), peak_rss_mib=mib(resource.RUSAGE_SELF),
-                peak_worker_rss_mib=mib(resource.RUSAGE_CHILDREN), cpus=os.cpu_count(), load_avg_1min=round(os.getloadavg()[0], 2))
+    return dict(source=Path(str(path)).name, n=n, distinct=len(ds), load_s=round(load_s, 2),
+                max_seq_length=max_seq_length, num_proc=num_proc, tokenize_s=round(cold, 2),
+                examples_per_s=round(n / cold), cpu_s=round(cpu, 2), examples_per_cpu_s=round(n / cpu),
+                cached_s=round(warm, 2), skipped=skipped, tokens=sum(tds['length']),
+                peak_rss_mib=mib(resource.RUSAGE_SELF), peak_worker_rss_mib=mib(resource.RUSAGE_CHILDREN),
+                cpus=os.cpu_count(), load_avg_1min=round(os.getloadavg()[0], 2))
 
 # %% ../nbs/01_prompt.ipynb #3abaac05
 class PersonaCollator:
@@ -371,18 +411,10 @@ class PersonaCollator:
         return dict(input_ids=ids, attention_mask=mask, labels=labels)
 
 # %% ../nbs/01_prompt.ipynb #7efd1415
-def length_grouped_indices(lengths:list,   # sequence length of each example
-                           batch_size:int, # examples per batch
-                           seed:int=0,     # shuffling seed
-                           mega:int=50,    # batches per sorted megabatch
-                          )->list:
-    "A shuffled order of example indices in which each batch holds examples of similar length."
-    idx = list(range(len(lengths)))
-    random.Random(seed).shuffle(idx)
-    size = batch_size * mega
-    return [i for s in range(0, len(idx), size) for i in sorted(idx[s:s+size], key=lambda i: -lengths[i])]
-
-def padding_waste(lengths:list, order:list, batch_size:int)->float:
+def padding_waste(lengths:list, # sequence length of each example
+                  order:list,   # example indices in the order they are batched
+                  batch_size:int, # examples per batch
+                 )->float:
     "Fraction of padded tokens when batching `order` in batches of `batch_size`."
     batches = [[lengths[i] for i in order[s:s+batch_size]] for s in range(0, len(order), batch_size)]
     total = sum(max(b)*len(b) for b in batches)
@@ -409,19 +441,31 @@ class TrainedText:
     def prompt(self)->str: return ''.join(t for t,tr in self.pieces if not tr)
     @property
     def trained(self)->str: return ''.join(t for t,tr in self.pieces if tr)
-    def runs(self)->list:
-        "(text, trained) of each stretch of prompt or trained tokens, in order (a folded conversation has many)."
-        return [(''.join(t for t,_ in g), tr) for tr, g in itertools.groupby(self.pieces, key=lambda p: p[1])]
-    def to_plain(self)->str: return ''.join(f'[[{t}]]' if tr else t for t, tr in self.runs())
-    def to_ansi(self)->str: return ''.join(f'\x1b[1m{t}\x1b[0m' if tr else f'\x1b[2m{t}\x1b[0m' for t, tr in self.runs())
-    def __repr__(self): return self.to_plain()
 
-    def _repr_html_(self)->str:
-        style = {False: 'color:#999', True: 'background:#c8f0c8;color:#000;font-weight:bold'}
-        spans = ''.join(f'<span style="{style[tr]};border-right:1px solid #ddd">{html.escape(t)}</span>' for t,tr in self.pieces)
-        n = sum(l != -100 for l in self.labels)
-        return (f'<div style="font-family:monospace;white-space:pre-wrap;line-height:1.5">{spans}</div>'
-                f'<div style="font-size:small;color:#666">{len(self.labels)} tokens: {len(self.labels)-n} prompt (grey), {n} trained (green)</div>')
+# %% ../nbs/01_prompt.ipynb #9e2b4473
+@patch
+def runs(self:TrainedText)->list:
+    "(text, trained) of each stretch of prompt or trained tokens, in order (a folded conversation has many)."
+    return [(''.join(t for t,_ in g), tr) for tr, g in itertools.groupby(self.pieces, key=lambda p: p[1])]
+
+@patch
+def to_plain(self:TrainedText)->str: return ''.join(f'[[{t}]]' if tr else t for t, tr in self.runs())
+@patch
+def to_ansi(self:TrainedText)->str:
+    return ''.join(f'\x1b[1m{t}\x1b[0m' if tr else f'\x1b[2m{t}\x1b[0m' for t, tr in self.runs())
+@patch
+def __repr__(self:TrainedText): return self.to_plain()
+
+# %% ../nbs/01_prompt.ipynb #8e168dab
+@patch
+def _repr_html_(self:TrainedText)->str:
+    style = {False: 'color:#999', True: 'background:#c8f0c8;color:#000;font-weight:bold'}
+    spans = ''.join(f'<span style="{style[tr]};border-right:1px solid #ddd">{html.escape(t)}</span>'
+                    for t,tr in self.pieces)
+    n = sum(l != -100 for l in self.labels)
+    return (f'<div style="font-family:monospace;white-space:pre-wrap;line-height:1.5">{spans}</div>'
+            f'<div style="font-size:small;color:#666">{len(self.labels)} tokens: {len(self.labels)-n} prompt (grey), '
+            f'{n} trained (green)</div>')
 
 # %% ../nbs/01_prompt.ipynb #3543f799
 def show_trained(ex:dict,                # a canonical example
@@ -446,7 +490,8 @@ def _dialogue_keys(ex:dict, # a canonical example
 def conversation_chains(ds, # canonical examples: a datasets.Dataset or a list
                        )->list:
     "Row indices of `ds` in chains, each row's dialogue extending the previous row's history and reply."
-    rows = sorted(((len(ex['history']), i, *_dialogue_keys(ex), ex.get('conv_id')) for i, ex in enumerate(ds)), key=lambda r: r[:2])
+    rows = sorted(((len(ex['history']), i, *_dialogue_keys(ex), ex.get('conv_id')) for i, ex in enumerate(ds)),
+                  key=lambda r: r[:2])
     chains, convs, tails = [], [], {}  # tails: key through a reply -> chains whose last row ends there
     for _, i, prev, own, conv in rows:
         cands = next((tails[k] for k in prev if tails.get(k)), [])
@@ -485,7 +530,8 @@ FOLDED_COLUMNS = TOKENIZED_COLUMNS + ('n_replies', 'rows', 'unfolded_length')  #
 def _features(**cols):
     "datasets.Features from column -> 'int8'/'int32'/'int64', or a list of one of them for a list column."
     import datasets
-    return datasets.Features({k: datasets.List(datasets.Value(v[0])) if isinstance(v, list) else datasets.Value(v) for k, v in cols.items()})
+    return datasets.Features({k: datasets.List(datasets.Value(v[0])) if isinstance(v, list) else datasets.Value(v)
+                              for k, v in cols.items()})
 
 def _encode_all(batch:dict, tokenizer, max_seq_length:int|None, fmt:str)->dict:
     "Per-row input_ids and number of prompt tokens of every row of `batch` (no ids and -1 where it is skipped)."
@@ -505,25 +551,31 @@ def _fold_batch(batch:dict, # a `datasets.map` batch of chains: {'chain': [[row,
     return cols
 
 # %% ../nbs/01_prompt.ipynb #23134d3b
-def _folded(ds, tokenizer, max_seq_length:int|None, fmt:str, key:str, path:str|None, num_proc:int|None, batch_size:int):
+def _folded(ds, tokenizer, max_seq_length:int|None, fmt:str, key:str, path:str|None, num_proc:int|None,
+            batch_size:int):
     "The folded Dataset of `ds`: read from the cache file `path` if it is there, else computed (and written to `path`)."
     import datasets
     if path and Path(path).exists(): return datasets.Dataset.from_file(path)
-    feats = _features(input_ids=['int32'], attention_mask=['int8'], labels=['int32'], length='int32', n_replies='int32', rows=['int64'], unfolded_length='int32')
-    if not len(ds): return datasets.Dataset.from_dict({k: [] for k in feats}, features=feats)  # map would drop the columns
-    enc = ds.map(_encode_all, batched=True, batch_size=batch_size, num_proc=num_proc, remove_columns=ds.column_names, keep_in_memory=True,
-                 features=_features(input_ids=['int32'], n_prompt='int32'), new_fingerprint=key+'-rows', desc='Encoding rows',
+    feats = _features(input_ids=['int32'], attention_mask=['int8'], labels=['int32'], length='int32',
+                      n_replies='int32', rows=['int64'], unfolded_length='int32')
+    if not len(ds): return datasets.Dataset.from_dict({k: [] for k in feats}, features=feats)  # map would drop them
+    enc = ds.map(_encode_all, batched=True, batch_size=batch_size, num_proc=num_proc, remove_columns=ds.column_names,
+                 keep_in_memory=True, features=_features(input_ids=['int32'], n_prompt='int32'),
+                 new_fingerprint=key+'-rows', desc='Encoding rows',
                  fn_kwargs=dict(tokenizer=tokenizer, max_seq_length=max_seq_length, fmt=fmt))
     chains = datasets.Dataset.from_dict({'chain': conversation_chains(ds)}, features=_features(chain=['int64']))
-    return chains.map(_fold_batch, batched=True, batch_size=batch_size, remove_columns=['chain'], features=feats, fn_kwargs=dict(enc=enc),
-                      new_fingerprint=key, cache_file_name=path, load_from_cache_file=False, keep_in_memory=path is None, desc='Folding')
+    return chains.map(_fold_batch, batched=True, batch_size=batch_size, remove_columns=['chain'], features=feats,
+                      fn_kwargs=dict(enc=enc), new_fingerprint=key, cache_file_name=path, load_from_cache_file=False,
+                      keep_in_memory=path is None, desc='Folding')
 
+# %% ../nbs/01_prompt.ipynb #272d66aa
 def fold_dataset(ds,                   # a datasets.Dataset of canonical examples (the training split alone)
                  tokenizer,            # the model's tokenizer
                  max_seq_length:int|None=512, # longest sequence in tokens
                  fmt:str='auto',       # prompt format, see `resolve_format`
                  cache=True,           # True: cache in `cache_dir()/'tokenized'`; a folder; False: no cache
-                 num_proc:int|None=None, batch_size:int=256, # processes and rows per batch, as in `tokenize_dataset`
+                 num_proc:int|None=None, # processes, as in `tokenize_dataset`
+                 batch_size:int=256,   # rows per batch
                 )->tuple:
     "(Dataset of folded conversations with FOLDED_COLUMNS, number of skipped rows), each reply labelled as per row."
     fmt = resolve_format(tokenizer, fmt)
@@ -555,7 +607,8 @@ def fold_stats(folded,   # a `fold_dataset` result
               )->FoldStats:
     "The `FoldStats` of `folded`."
     trained = sum(sum(l != -100 for l in ls) for ls in folded['labels'])
-    return FoldStats(rows, rows - sum(folded['n_replies']), len(folded), sum(folded['unfolded_length']), sum(folded['length']), trained)
+    return FoldStats(rows, rows - sum(folded['n_replies']), len(folded), sum(folded['unfolded_length']),
+                     sum(folded['length']), trained)
 
 # %% ../nbs/01_prompt.ipynb #a0e6c752
 def _prompt_record(ex:dict, tokenizer, max_seq_length:int|None, fmt:str)->dict|None:
@@ -568,9 +621,8 @@ def _prompt_record(ex:dict, tokenizer, max_seq_length:int|None, fmt:str)->dict|N
                 labels=enc['labels'], n_prompt_tokens=n, n_trained_tokens=len(enc['labels'])-n)
 
 # %% ../nbs/01_prompt.ipynb #769bfb28
-def cli_prompt(argv:list|None=None, # arguments after `persona_ft prompt`
-              )->int:
-    "`persona_ft prompt`: print the prompt and the trained tokens of a few examples."
+def prompt_parser():
+    "The argument parser of `persona_ft prompt`."
     p = cli_parser('prompt', 'Show exactly what training sees for the first examples of a dataset: the prompt '
                    '(dim, never trained) and the reply with its end-of-turn token (bold, trained).',
                    'persona_ft prompt --dataset_path data/ --persona_name captain_codebeard --n 2\n'
@@ -583,7 +635,13 @@ def cli_prompt(argv:list|None=None, # arguments after `persona_ft prompt`
     p.add_argument('--format', default='auto', dest='fmt', help="'auto', 'chat', 'phi2' or a .jinja template path")
     p.add_argument('--n', type=int, default=3, help='number of examples to show (default: 3)')
     p.add_argument('--json', action='store_true', help='print a JSON list with text, input_ids, labels, reply, ...')
-    a = p.parse_args(argv)
+    return p
+
+# %% ../nbs/01_prompt.ipynb #fd1df68f
+def cli_prompt(argv:list|None=None, # arguments after `persona_ft prompt`
+              )->int:
+    "`persona_ft prompt`: print the prompt and the trained tokens of a few examples."
+    a = prompt_parser().parse_args(argv)
     from persona_ft.data import load_persona_data
     ds, tok = load_persona_data(a.dataset_path, persona_name=a.persona_name), load_tokenizer(a.model_id)
     fmt = resolve_format(tok, a.fmt)
@@ -592,8 +650,9 @@ def cli_prompt(argv:list|None=None, # arguments after `persona_ft prompt`
         if len(recs) >= a.n: break
         if (r := _prompt_record(ex, tok, a.max_seq_length, fmt)) is None: skipped += 1
         else: recs.append(r)
-    if skipped and not recs: raise PersonaFTError(f"All {skipped} examples were skipped: persona + reply do not fit in {a.max_seq_length} tokens; raise --max_seq_length")
-    if skipped: print(f'note: skipped {skipped} examples whose persona + reply do not fit in {a.max_seq_length} tokens', file=sys.stderr)
+    why = f'persona + reply do not fit in {a.max_seq_length} tokens'
+    if skipped and not recs: raise PersonaFTError(f"All {skipped} examples were skipped: {why}; raise --max_seq_length")
+    if skipped: print(f'note: skipped {skipped} examples whose {why}', file=sys.stderr)
     if a.json: print(json.dumps(recs, ensure_ascii=False, indent=1)); return 0
     tty = sys.stdout.isatty()
     for i,r in enumerate(recs):

@@ -55,6 +55,7 @@ class TrainConfig:
     lora_r:int = _opt(16, 'LoRA rank')
     lora_alpha:int = _opt(32, 'LoRA scaling alpha')
     lora_dropout:float = _opt(0.05, 'dropout on the LoRA input')
+    neftune_noise_alpha:float|None = _opt(None, 'NEFTune: noise added to the input embeddings while training (e.g. 5); off by default')
     target_modules:str|None = _opt(None, "modules to adapt: comma-separated names, 'all-linear', or auto (default)")
     eval_size:float = _opt(0.1, "fraction of each persona's examples held out for eval loss")
     eval_dataset_path:str|None = _opt(None, 'held-out data (file, folder or hub id) that replaces the split: all of DATASET_PATH trains')
@@ -169,6 +170,7 @@ def validate_config(cfg:TrainConfig)->TrainConfig:
     _check(cfg.quantization in (None, '4bit', '8bit'), f"quantization must be '4bit', '8bit' or none, got {cfg.quantization!r}")
     _check(cfg.max_seq_length >= 8, f'max_seq_length must be at least 8, got {cfg.max_seq_length}')
     _check(cfg.learning_rate > 0, 'learning_rate must be positive')
+    _check(cfg.neftune_noise_alpha is None or cfg.neftune_noise_alpha > 0, 'neftune_noise_alpha must be positive (leave it out for none)')
     _check(cfg.max_steps > 0 or cfg.num_train_epochs > 0, 'set num_train_epochs > 0 or max_steps > 0')
     for k in ('per_device_train_batch_size', 'gradient_accumulation_steps', 'lora_r', 'lora_alpha', 'save_total_limit'):
         _check(getattr(cfg, k) >= 1, f'{k} must be at least 1, got {getattr(cfg, k)}')
@@ -459,7 +461,7 @@ def training_arguments(cfg:TrainConfig, run_dir,
         save_total_limit=cfg.save_total_limit, logging_steps=cfg.logging_steps, report_to=cfg.report_to,
         fp16=precision == 'fp16', bf16=precision == 'bf16', use_cpu=not torch.cuda.is_available(), label_names=['labels'],
         remove_unused_columns=False, train_sampling_strategy='group_by_length' if cfg.group_by_length else 'random',
-        ddp_find_unused_parameters=False, dataloader_num_workers=0)
+        ddp_find_unused_parameters=False, dataloader_num_workers=0, neftune_noise_alpha=cfg.neftune_noise_alpha)
 
 # %% ../nbs/03_train.ipynb #b8719f67
 def _causal_lm(model):
@@ -602,7 +604,8 @@ def library_versions()->dict:
     return out
 
 _HYPER = ('learning_rate', 'num_train_epochs', 'max_steps', 'per_device_train_batch_size', 'gradient_accumulation_steps', 'warmup_ratio',
-          'lr_scheduler_type', 'seed', 'gradient_checkpointing', 'group_by_length', 'use_bf16', 'trust_remote_code')
+          'lr_scheduler_type', 'seed', 'gradient_checkpointing', 'group_by_length', 'use_bf16', 'trust_remote_code',
+          'neftune_noise_alpha')
 
 def training_record(cfg:TrainConfig, persona:str, data:dict, # the run's settings, persona, and its `prepare_data` entry
                     base, tokenizer, targets:list,  # the base model (before LoRA), its tokenizer, LoRA target names
@@ -648,10 +651,6 @@ def _fresh_run_dir(cfg:TrainConfig, run_dir:Path)->Path|None:
     if cfg.overwrite and run_dir.exists() and _is_main(): shutil.rmtree(run_dir)
     return None
 
-def _targets(cfg:TrainConfig):
-    "`--target_modules` as attach_lora takes it: None, 'all-linear' or a list of names."
-    return [t.strip() for t in cfg.target_modules.split(',')] if cfg.target_modules and cfg.target_modules != 'all-linear' else cfg.target_modules
-
 # %% ../nbs/03_train.ipynb #6bd23b96
 def final_eval(trainer)->tuple:
     "(eval loss, seconds spent) after training: the last evaluation's loss if it ran at the final step, else a new one."
@@ -681,7 +680,7 @@ def train_persona(model,               # the base model (plain or quantized), sh
     run_dir, final = run_dirs(cfg, persona)
     resume_from, precision = _fresh_run_dir(cfg, run_dir), mixed_precision(model.dtype, model.device.type)
     set_seed(cfg.seed)
-    peft_model = attach_lora(model, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout, target_modules=_targets(cfg),
+    peft_model = attach_lora(model, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout, target_modules=cfg.target_modules,
                              gradient_checkpointing=cfg.gradient_checkpointing)
     trainer = build_trainer(peft_model, tokenizer, cfg, persona, data, precision)
     with peft_model.disable_adapter(): base = trainer.evaluate(metric_key_prefix='base')
