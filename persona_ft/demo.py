@@ -10,9 +10,9 @@ from pathlib import Path
 from .core import PersonaFTError, EMBEDDED_MODEL, cli_parser, default_dtype, best_device
 
 # %% auto #0
-__all__ = ['DEMO_DEFAULTS', 'BETTER', 'TOUR_METRICS', 'CLAIMS', 'TOUR_IMAGES', 'Stages', 'new_run_dir', 'preview_data',
-           'demo_config', 'evaluate_run', 'add_training_section', 'run_demo', 'beats_base', 'tour_table',
-           'tour_verdict', 'tour_markdown', 'write_tour', 'cli_demo']
+__all__ = ['DEMO_PERSONAS', 'DEMO_DEFAULTS', 'BETTER', 'TOUR_METRICS', 'CLAIMS', 'TOUR_IMAGES', 'Stages', 'new_run_dir',
+           'preview_data', 'demo_config', 'evaluate_run', 'add_training_section', 'run_demo', 'beats_base',
+           'tour_table', 'tour_verdict', 'tour_markdown', 'write_tour', 'cli_demo']
 
 # %% ../nbs/05_demo.ipynb #0671969d
 class Stages:
@@ -55,7 +55,8 @@ def preview_data(personas:list, tokenizer, max_seq_length:int, out=None):
     return ds
 
 # %% ../nbs/05_demo.ipynb #6f880ccc
-DEMO_DEFAULTS = dict(max_steps=30, learning_rate=1e-3, lora_r=16, eval_size=0.33)  # see the markdown above: lr and eval_size changed, not yet swept
+DEMO_PERSONAS = 'detective_noir,robot_unit7'  # the bundled personas the demo trains (see above)
+DEMO_DEFAULTS = dict(max_steps=30, learning_rate=1e-3, lora_r=16, eval_size=0.33)  # from 03_train's recorded sweep
 
 def demo_config(personas:list, run_dir:Path, model_id=EMBEDDED_MODEL, max_steps:int=DEMO_DEFAULTS['max_steps'],
                 max_seq_length:int=256, batch_size:int=4, learning_rate:float=DEMO_DEFAULTS['learning_rate'],
@@ -101,7 +102,7 @@ def add_training_section(run_dir:Path, adapters:dict, records:dict):
     rep.write_text(rep.read_text() + '\n' + '\n'.join(rows + [''] + imgs) + '\n')
 
 # %% ../nbs/05_demo.ipynb #24977cf6
-def run_demo(personas='chef_marco,grandma_rose', # bundled personas to train, comma-separated
+def run_demo(personas=DEMO_PERSONAS,       # bundled personas to train, comma-separated
              max_steps:int=DEMO_DEFAULTS['max_steps'], # optimizer steps per persona
              model_id=EMBEDDED_MODEL,   # base model; the embedded SmolLM2-135M-Instruct by default
              output_dir='persona_ft_runs', # the run folder is created inside it
@@ -170,6 +171,11 @@ def tour_verdict(metrics:dict)->str:
                      for n, fails in beats_base(metrics, tuple(CLAIMS)).items())
 
 # %% ../nbs/05_demo.ipynb #439947a8
+def _reference(run:Path)->dict|None:
+    "The run's `reference_metrics` (reference_metrics.json), if it wrote them."
+    f = run/'reference_metrics.json'
+    return json.loads(f.read_text()) if f.exists() else None
+
 def tour_markdown(run_dir,            # a folder written by `run_demo`
                   images:str='images', # where the plots will be, relative to the notebook
                  )->str:
@@ -192,7 +198,7 @@ def tour_markdown(run_dir,            # a folder written by `run_demo`
         "This section is written by `persona_ft.demo.write_tour` from that run's files; no number in it is typed by hand, "
         "and your run writes its own report.", '', *facts, '', tour_table(m, f'base ({base})'), '', METRICS_NOTE, '',
         "Each adapter against the base on its own persona's held-out examples (the base gets the same system turn):", '',
-        own_persona_table(m, {p: p for p in recs}), '', tour_verdict(m), '',
+        own_persona_table(m, {p: p for p in recs}, reference=_reference(run)), '', tour_verdict(m), '',
         '### Sample replies (from the run\'s `report.md`)', '', _section(md, 'Sample replies'), '', *[p + '\n' for p in plots]]).strip() + '\n'
 
 # %% ../nbs/05_demo.ipynb #6470f720
@@ -221,10 +227,11 @@ def cli_demo(argv:list|None=None)->int:
     from persona_ft.eval import add_decoding_args, add_data_args, decoding_args
     p = cli_parser('demo', 'Train persona adapters on the bundled data with the embedded SmolLM2-135M-Instruct (offline, CPU or GPU), '
                    'evaluate them against the base model on held-out data, and write a report folder.',
-                   'persona_ft demo\npersona_ft demo --personas chef_marco,detective_noir,robot_unit7 --max_steps 60\n'
+                   'persona_ft demo\npersona_ft demo --personas chef_marco,grandma_rose,detective_noir --max_steps 40\n'
                    'persona_ft demo --decoding sample --seed 1\n'
                    'persona_ft demo --model_id HuggingFaceTB/SmolLM2-360M-Instruct --output_dir runs')
-    p.add_argument('--personas', default='chef_marco,grandma_rose', help='bundled personas: chef_marco, detective_noir, grandma_rose, robot_unit7')
+    p.add_argument('--personas', default=DEMO_PERSONAS,
+                   help=f'bundled personas: chef_marco, detective_noir, grandma_rose, robot_unit7 (default {DEMO_PERSONAS})')
     p.add_argument('--max_steps', type=int, default=DEMO_DEFAULTS['max_steps'], help=f"optimizer steps per persona (default {DEMO_DEFAULTS['max_steps']})")
     p.add_argument('--learning_rate', type=float, default=DEMO_DEFAULTS['learning_rate'], help=f"peak learning rate (default {DEMO_DEFAULTS['learning_rate']:g})")
     p.add_argument('--lora_r', type=int, default=DEMO_DEFAULTS['lora_r'], help=f"LoRA rank, alpha = 2 x rank (default {DEMO_DEFAULTS['lora_r']})")
