@@ -367,7 +367,7 @@ class BatchEngine(BatchWorker):
                  max_batch_size:int=8, window_ms:float=10,
                  default_max_tokens:int=256):    # reply limit of requests that set none
         self.server, self.model, self.tokenizer = server, server.model.eval(), server.tokenizer
-        server.merge = False; server.unmerge()  # mixed batches name adapters per row (peft's adapter_names): none merged
+        server.merge = False; server.unmerge()  # a mixed batch names an adapter per row (adapter_names): none merged
         self.profiles = {n: served_persona(server, n) for n in server.names}
         self.stop_ids = sorted({i for p in self.profiles.values() for i in p.stop_ids})
         self.context = getattr(self.model.config, 'max_position_embeddings', None) or 2048
