@@ -516,7 +516,7 @@ def unmerge(self:PersonaServer):
 @patch
 @contextlib.contextmanager
 def active(self:PersonaServer, name:str):
-    "Run the body with persona `name` active: an adapter via `set_adapter`, 'base' with adapters disabled."
+    "Run the body with persona `name` active: its adapter merged in (or set active when not merging), 'base' bare."
     self.profile(name)
     if name != 'base' and self.merge: self.merge_in(name); yield self.model
     elif name == 'base' and self.adapters:

@@ -58,7 +58,7 @@ def main(argv=None):
     for label in (a.only.split(',') if a.only else SETTINGS):
         change = SETTINGS[label]
         with tempfile.TemporaryDirectory() as tmp:
-            kw = {**{k: v for k, v in DEMO_DEFAULTS.items()}, **change}
+            kw = {**DEMO_DEFAULTS, **change}
             cfg = demo_config(personas, Path(tmp), max_steps=kw.pop('max_steps'), learning_rate=kw.pop('learning_rate'),
                               lora_r=kw.pop('lora_r'), eval_size=kw.pop('eval_size'), **kw)
             t0 = time.time(); adapters = train_personas(cfg); train_s = time.time() - t0
