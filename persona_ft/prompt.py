@@ -16,7 +16,8 @@ __all__ = ['TOKENIZED_COLUMNS', 'FOLDED_COLUMNS', 'persona_system_text', 'build_
            'fold_persona', 'render_messages', 'truncate_history', 'encode_example', 'generation_prompt',
            'stop_token_ids', 'encode_batch', 'tokenizer_fingerprint', 'prep_key', 'tokenize_dataset', 'prep_speed',
            'PersonaCollator', 'padding_waste', 'TrainedText', 'show_trained', 'conversation_chains', 'token_windows',
-           'fold_window', 'fold_dataset', 'FoldStats', 'fold_stats', 'prompt_parser', 'cli_prompt']
+           'fold_window', 'fold_dataset', 'FoldStats', 'fold_stats', 'common_prefix', 'shareable', 'prefix_groups',
+           'shared_prefix_batch', 'prompt_parser', 'cli_prompt']
 
 # %% ../nbs/01_prompt.ipynb #e8640615
 def persona_system_text(ex:dict, # a canonical example
@@ -393,12 +394,16 @@ def prep_speed(path,                 # data to build the examples from (file, fo
 class PersonaCollator:
     "Pads features to the longest in the batch (a multiple of `pad_to_multiple_of`): mask 0 and label -100 on padding."
     def __init__(self, tokenizer,             # gives the pad id (EOS if there is no pad token)
-                 pad_to_multiple_of:int|None=8): # round the padded length up to a multiple of this
+                 pad_to_multiple_of:int|None=8, # round the padded length up to a multiple of this
+                 share_prefix:bool=False,  # compute a start that rows share once (`shared_prefix_batch`, SDPA only)
+                 min_shared:int=16):       # shortest shared start worth it, in tokens
         self.pad_id = next((i for i in (tokenizer.pad_token_id, tokenizer.eos_token_id) if i is not None), 0)
-        self.multiple = pad_to_multiple_of
+        self.multiple, self.share_prefix, self.min_shared = pad_to_multiple_of, share_prefix, min_shared
 
     def __call__(self, features:list)->dict:
         "A batch of tensors input_ids, attention_mask, labels from `features`."
+        if self.share_prefix and (b := shared_prefix_batch(features, self.pad_id, self.min_shared, self.multiple)):
+            return b
         n = max(len(f['input_ids']) for f in features)
         if self.multiple: n = -(-n // self.multiple) * self.multiple
         ids = torch.full((len(features), n), self.pad_id, dtype=torch.long)
@@ -609,6 +614,62 @@ def fold_stats(folded,   # a `fold_dataset` result
     trained = sum(sum(l != -100 for l in ls) for ls in folded['labels'])
     return FoldStats(rows, rows - sum(folded['n_replies']), len(folded), sum(folded['unfolded_length']),
                      sum(folded['length']), trained)
+
+# %% ../nbs/01_prompt.ipynb #c1467cf1
+def common_prefix(a:list, b:list)->int:
+    "Length of the longest common prefix of token lists `a` and `b`."
+    n = min(len(a), len(b))
+    return next((i for i in range(n) if a[i] != b[i]), n)
+
+def shareable(f:dict)->int:
+    "Tokens at the start of feature `f` that may be shared: up to, not including, the token before its first label."
+    first = next((i for i, l in enumerate(f['labels']) if l != -100), len(f['labels']))
+    return max(first - 1, 0)
+
+def prefix_groups(features:list, # encoded rows: input_ids, labels
+                  min_shared:int=16, # shortest start worth sharing, in tokens
+                  min_frac:float=0.25, # and at least this share of the longest row of the group
+                 )->list:
+    "(row indices, shared length) per group of `features` whose shareable starts agree on enough tokens."
+    groups, longest = [], lambda idx: max(len(features[j]['input_ids']) for j in idx)
+    for i in sorted(range(len(features)), key=lambda i: features[i]['input_ids']):
+        f = features[i]
+        if groups:
+            idx, n = groups[-1]
+            n = min(n, shareable(f), common_prefix(features[idx[0]]['input_ids'], f['input_ids']))
+            if n >= max(min_shared, min_frac*longest(idx + [i])): groups[-1] = (idx + [i], n); continue
+        groups.append(([i], shareable(f)))
+    return groups
+
+# %% ../nbs/01_prompt.ipynb #63d0c3f1
+def _packed_row(features:list, idx:list, n:int)->tuple:
+    "(input_ids, labels, position_ids, segments) of the rows `idx` of `features` that share their first `n` tokens."
+    ids, labels, pos, seg = list(features[idx[0]]['input_ids'][:n]), [-100]*n, list(range(n)), [-1]*n
+    for k, i in enumerate(idx):
+        rest, L = features[i]['input_ids'][n:], len(features[i]['input_ids'])
+        ids += rest; labels += list(features[i]['labels'][n:]); pos += range(n, L); seg += [k]*len(rest)
+    return ids, labels, pos, seg
+
+def shared_prefix_batch(features:list, # encoded rows: input_ids, labels
+                        pad_id:int,    # token id of padding
+                        min_shared:int=16, # shortest start worth sharing, in tokens
+                        multiple:int|None=8, # round the packed length up to a multiple of this
+                       )->dict|None:
+    "A batch with the shared start of each `prefix_groups` group once and a 4-D mask; None when nothing is shared."
+    if any(0 in (f.get('attention_mask') or [1]) for f in features): return None
+    groups = prefix_groups(features, min_shared)
+    if len(groups) == len(features): return None
+    rows = [_packed_row(features, idx, n) for idx, n in groups]
+    n = max(len(r[0]) for r in rows)
+    if multiple: n = -(-n // multiple) * multiple
+    ids, labels = torch.full((len(rows), n), pad_id), torch.full((len(rows), n), -100)
+    pos, seg = torch.zeros((len(rows), n), dtype=torch.long), torch.full((len(rows), n), -2)
+    for b, r in enumerate(rows):
+        for t, v in zip((ids, labels, pos, seg), r): t[b, :len(v)] = torch.as_tensor(v, dtype=torch.long)
+    q, k = seg[:, :, None], seg[:, None, :]
+    mask = torch.ones(n, n, dtype=torch.bool).tril() & ((k == -1) | (k == q)) & (q != -2)
+    mask[:, :, 0] |= seg == -2  # padding attends to the first token: no empty softmax row
+    return dict(input_ids=ids, attention_mask=mask[:, None], labels=labels, position_ids=pos)
 
 # %% ../nbs/01_prompt.ipynb #a0e6c752
 def _prompt_record(ex:dict, tokenizer, max_seq_length:int|None, fmt:str)->dict|None:

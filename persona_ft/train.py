@@ -24,10 +24,10 @@ __all__ = ['TRAIN_EXAMPLES', 'RECORD_FILE', 'RECORD_VERSION', 'TrainConfig', 'ma
            'check_outputs', 'write_atomically', 'RecordError', 'LoraRecord', 'DataRecord', 'TrainingRecord',
            'record_from_dict', 'save_record', 'load_record', 'heldout_key', 'examples_sha256', 'persona_profile',
            'load_for_training', 'split_for_training', 'eval_sample', 'prepare_data', 'mixed_precision',
-           'training_arguments', 'reply_logits_supported', 'reply_only_loss', 'PersonaTrainer', 'PersonaLogCallback',
-           'build_trainer', 'plot_loss', 'tokenizer_sha256', 'stop_strings_for', 'card_markdown', 'library_versions',
-           'training_record', 'save_final_adapter', 'final_eval', 'eval_overhead', 'train_persona', 'train_personas',
-           'cli_train']
+           'training_arguments', 'reply_logits_supported', 'shares_prefix', 'reply_only_loss', 'PersonaTrainer',
+           'PersonaLogCallback', 'build_trainer', 'plot_loss', 'tokenizer_sha256', 'stop_strings_for', 'card_markdown',
+           'library_versions', 'training_record', 'save_final_adapter', 'final_eval', 'eval_overhead', 'train_persona',
+           'train_personas', 'cli_train']
 
 # %% ../nbs/03_train.ipynb #9f2bb58d
 def _opt(default, help:str):
@@ -84,6 +84,9 @@ class _DataSettings:
                                    "work (--no-reply_logits: at every position, through the model's own loss)")
     fold:bool = _opt(True, "train each conversation once: a conversation's replies in one sequence, each seeing the "
                            'same history as on its own (--no-fold: one sequence per reply)')
+    share_prefix:bool = _opt(True, "compute the start that a batch's rows share (the persona's system turn) once per "
+                                   'batch: the same loss and gradients, fewer tokens; SDPA attention only '
+                                   '(--no-share_prefix: every row whole)')
     skip_invalid:bool = _opt(False, 'drop invalid rows (counted by reason, named by file and line, and recorded) '
                                     'instead of stopping')
 
@@ -555,6 +558,15 @@ def reply_logits_supported(model)->bool:
             and not getattr(cfg, 'final_logit_softcapping', None)
             and getattr(cfg, 'logit_scale', None) in (None, 1, 1.0))
 
+def shares_prefix(model,                  # a causal LM or a PeftModel around one
+                  max_seq_length:int|None, # the longest row, in tokens
+                 )->bool:
+    "Whether a batch for `model` may share its rows' common start: SDPA reads the 4-D mask, and no window is narrower."
+    cfg = _causal_lm(model).config
+    window = getattr(cfg, 'sliding_window', None) if getattr(cfg, 'use_sliding_window', True) else None
+    return (getattr(cfg, '_attn_implementation', None) == 'sdpa'
+            and (window is None or (max_seq_length or float('inf')) <= window))
+
 # %% ../nbs/03_train.ipynb #95bcb362
 def reply_only_loss(model,                   # a causal LM or a PeftModel around one
                     batch:dict,              # input_ids, attention_mask, labels (-100 = no loss); position_ids if any
@@ -615,8 +627,9 @@ class PersonaLogCallback(TrainerCallback):
 def build_trainer(model, tokenizer, cfg:TrainConfig, persona:str, data:dict, precision:str='no')->Trainer:
     "A `PersonaTrainer` for one persona: its splits, the prompt collator, the log callback, `precision`, reply logits."
     args = training_arguments(cfg, run_dirs(cfg, persona)[0], precision)
+    collator = PersonaCollator(tokenizer, share_prefix=cfg.share_prefix and shares_prefix(model, cfg.max_seq_length))
     return PersonaTrainer(model=model, reply_logits=cfg.reply_logits, args=args, train_dataset=data['train'],
-                          eval_dataset=data['eval'], data_collator=PersonaCollator(tokenizer),
+                          eval_dataset=data['eval'], data_collator=collator,
                           processing_class=tokenizer,
                           callbacks=[PersonaLogCallback(persona, len(data['train']), len(data['eval']))])
 
