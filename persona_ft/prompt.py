@@ -656,7 +656,7 @@ def shared_prefix_batch(features:list, # encoded rows: input_ids, labels
                         multiple:int|None=8, # round the packed length up to a multiple of this
                        )->dict|None:
     "A batch with the shared start of each `prefix_groups` group once and a 4-D mask; None when nothing is shared."
-    if any(0 in (f.get('attention_mask') or [1]) for f in features): return None
+    if any('labels' not in f or 0 in (f.get('attention_mask') or [1]) for f in features): return None  # plain rows
     groups = prefix_groups(features, min_shared)
     if len(groups) == len(features): return None
     rows = [_packed_row(features, idx, n) for idx, n in groups]
