@@ -371,7 +371,8 @@ class TokenCounter:
         mask = inputs.get('attention_mask')
         c['steps'] += 1
         c['padded'] += inputs['input_ids'].numel()
-        if mask is not None and mask.ndim == 4: mask = mask[:, 0].diagonal(dim1=-2, dim2=-1)  # shared batch: padding does not attend to itself
+        if mask is not None and mask.ndim == 4:  # a shared-prefix batch: real tokens attend to themselves, padding not
+            mask = mask[:, 0].diagonal(dim1=-2, dim2=-1)
         c['real'] += inputs['input_ids'].numel() if mask is None else int(mask.sum())
         c['labelled'] += int((inputs['labels'] != -100).sum())
         return super().training_step(model, inputs, *args, **kwargs)
@@ -401,7 +402,7 @@ def persona_ft_trainer(model_id,               # what `load_base` takes
                        seed:int=42, lr:float=2e-4,
                        fold:bool=True,         # a conversation's replies in one sequence, as `train` does by default
                        reply_logits:bool=True, # logits only at reply tokens (`PersonaTrainer`), as `train` does
-                       share_prefix:bool=True, # a batch's shared start computed once (`shared_prefix_batch`), as `train`
+                       share_prefix:bool=True, # a batch's shared start once (`shared_prefix_batch`), as `train`
                        epochs:int=1,           # passes over `train_examples`
                       )->tuple:
     "(counting PersonaTrainer, data-prep seconds) of `persona_ft train`'s pipeline: one persona, `epochs`, no eval."
@@ -409,7 +410,8 @@ def persona_ft_trainer(model_id,               # what `load_base` takes
     from persona_ft.train import make_config, training_arguments, mixed_precision, PersonaTrainer, shares_prefix
     from persona_ft.prompt import PersonaCollator
     from persona_ft.quant_lora import load_base, attach_lora
-    cfg = make_config(dict(max_seq_length=max_seq_length, num_train_epochs=epochs, per_device_train_batch_size=batch_size,
+    cfg = make_config(dict(max_seq_length=max_seq_length, num_train_epochs=epochs,
+                           per_device_train_batch_size=batch_size,
                            lora_r=r, lora_alpha=alpha, lora_dropout=dropout, seed=seed, learning_rate=lr, fold=fold,
                            reply_logits=reply_logits, share_prefix=share_prefix))
     base, tok = load_base(model_id, dtype=dtype)
@@ -502,7 +504,8 @@ def train_epoch(trainer,                 # a `TokenCounter` trainer set for one 
     c, n, epochs = trainer.token_counts, len(trainer.train_dataset), trainer.args.num_train_epochs
     return dict(name=name, sampler=trainer.args.train_sampling_strategy, rows=n, prep_s=prep_s,
                 prep_rows_s=n/max(prep_s, 1e-9), epochs=epochs, train_s=secs, epoch_s=secs/epochs, steps=c['steps'],
-                padded_tokens=c['padded'], real_tokens=c['real'], labelled_tokens=c['labelled'], padding_share=1 - c['real']/c['padded'],
+                padded_tokens=c['padded'], real_tokens=c['real'], labelled_tokens=c['labelled'],
+                padding_share=1 - c['real']/c['padded'],
                 train_loss=out.training_loss,
                 heldout_loss=heldout_reply_loss(trainer.model, trainer.processing_class, eval_examples, max_seq_length))
 
@@ -550,7 +553,7 @@ def _more_epochs(model_id, rows:list, train_examples:list, eval_examples:list, k
     return out
 
 def equal_loss(rows:list)->dict:
-    "persona_ft's first row at or below the fastest TRL row's held-out loss, and TRL's time over its time (its speed-up)."
+    "persona_ft's first row at or below the fastest TRL row's held-out loss, and TRL's time over its time."
     best = fastest_trl(rows)
     hit = next((r for r in rows if not _is_trl(r) and r['heldout_loss'] <= best['heldout_loss'] + LOSS_TOL), None)
     secs = lambda r: r['train_s'] if 'train_s' in r else r['epoch_s']  # recorded before train_s
@@ -628,14 +631,16 @@ def trl_comparison(model_id=None,          # what `load_base` takes (None: the e
 # %% ../nbs/06_bench.ipynb #853946d9
 def _trl_rows_md(sec:dict)->list:
     "The table of the TRL comparison: one markdown row per tool and data set."
-    lines = ['| data | tool | sampler | data prep (rows/s) | epochs | train (s) | reply tok/s | padding | held-out loss |',
+    lines = ['| data | tool | sampler | data prep (rows/s) | epochs | train (s) | reply tok/s | padding '
+             '| held-out loss |',
              '|---|---|---|---|---|---|---|---|---|']
     for kind in DATA_KINDS:
         d = sec[kind]
         label = (f"{kind.replace('_', '-')}: {d['n_train']} rows, {d['reply_tokens']} reply tokens "
                  f"(base loss {d['base_loss']:.3f})")
         lines += [f"| {label if i == 0 else ''} | {r['name']} | {r['sampler']} | {r['prep_rows_s']:.0f} | "
-                  f"{r.get('epochs', 1):g} | {r['train_s'] if 'train_s' in r else r['epoch_s']:.1f} | {r['reply_tok_s']:.2f} | {r['padding_share']:.0%} | {r['heldout_loss']:.3f} |"
+                  f"{r.get('epochs', 1):g} | {r['train_s'] if 'train_s' in r else r['epoch_s']:.1f} | "
+                  f"{r['reply_tok_s']:.2f} | {r['padding_share']:.0%} | {r['heldout_loss']:.3f} |"
                   for i, r in enumerate(d['rows'])]
     return lines
 
@@ -973,7 +978,8 @@ def bench_parser():
                    help="skip the comparison with TRL's SFTTrainer (run when trl is installed)")
     trl_help = lambda what, n: f'{what} of the TRL comparison (default {n})'
     p.add_argument('--trl_conversations', type=int, default=8, help=trl_help('multi-turn training conversations', 8))
-    p.add_argument('--trl_single_turn', type=int, default=40, help=trl_help("single-turn training rows (chef_marco's)", 40))
+    p.add_argument('--trl_single_turn', type=int, default=40,
+                   help=trl_help("single-turn training rows (chef_marco's)", 40))
     p.add_argument('--conversations', default=None, help='multi-turn data of the TRL comparison (default: '
                    'Synthetic-Persona-Chat from ../shared/real-data, else the bundled Persona-Chat sample)')
     p.add_argument('--json', action='store_true', help='print the JSON result instead of the markdown table')
