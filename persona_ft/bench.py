@@ -15,9 +15,9 @@ __all__ = ['TRL_MODES', 'LOSS_TOL', 'DATA_KINDS', 'SPC_FILE', 'RESULT_KEYS', 'FL
            'reset_peak_memory', 'peak_memory_mb', 'time_training', 'variant_name', 'bench_variant', 'switch_bench',
            'generation_bench', 'bf16_skip_reason', 'bench_plan', 'device_info', 'conversation_examples',
            'single_turn_examples', 'trl_rows', 'TokenCounter', 'counting', 'persona_ft_trainer', 'trl_trainer',
-           'heldout_reply_loss', 'train_epoch', 'fastest_trl', 'equal_loss', 'epoch_bench', 'default_conversations',
-           'trl_comparison', 'trl_markdown', 'plot_trl', 'bench_targets', 'bench_markdown', 'plot_bench', 'write_bench',
-           'run_bench', 'bench_parser', 'cli_bench', 'write_trl_comparison']
+           'heldout_reply_loss', 'train_epoch', 'fastest_trl', 'equal_loss', 'warm_up', 'epoch_bench',
+           'default_conversations', 'trl_comparison', 'trl_markdown', 'plot_trl', 'bench_targets', 'bench_markdown',
+           'plot_bench', 'write_bench', 'run_bench', 'bench_parser', 'cli_bench', 'write_trl_comparison']
 
 # %% ../nbs/06_bench.ipynb #e912b93e
 def seed_features(tds,                     # tokenized dataset from `persona_ft.prompt.tokenize_dataset`
@@ -559,6 +559,22 @@ def equal_loss(rows:list)->dict:
     secs = lambda r: r['train_s'] if 'train_s' in r else r['epoch_s']  # recorded before train_s
     return dict(against=best['name'], row=hit and hit['name'], speedup=hit and secs(best)/secs(hit))
 
+# %% ../nbs/06_bench.ipynb #4184f4a6
+def warm_up(model_id,                # what `load_base` takes
+            train_examples:list,     # canonical examples
+            kw:dict,                 # `persona_ft_trainer` settings
+            steps:int=2,             # optimizer steps
+           )->dict:
+    "An untimed `steps`-step persona_ft run, so that no timed row pays the process's first-training costs."
+    from transformers.trainer_callback import PrinterCallback
+    with tempfile.TemporaryDirectory() as td:
+        trainer, _ = persona_ft_trainer(model_id, train_examples, td, **kw)
+        trainer.args.max_steps = steps; trainer.remove_callback(PrinterCallback)  # quiet
+        t0 = time.perf_counter(); trainer.train()
+        out = dict(steps=trainer.state.global_step, seconds=time.perf_counter() - t0)
+        del trainer; gc.collect()
+    return out
+
 # %% ../nbs/06_bench.ipynb #3dd16aea
 def epoch_bench(model_id,                 # what `load_base` takes
                 train_examples:list,      # canonical examples, one epoch of each tool over them
@@ -568,11 +584,13 @@ def epoch_bench(model_id,                 # what `load_base` takes
                 seed:int=42, lr:float=2e-4,
                 trl_modes=TRL_MODES,      # one TRL row per mode
                 max_epochs:int=1,         # persona_ft trains up to this many epochs to reach the fastest TRL row's loss
+                warmup:bool=True,         # an untimed `warm_up` run first
                 log=None,                 # progress printer, e.g. print
                )->dict:
     "A whole epoch of persona_ft and of TRL's `SFTTrainer` (a row per mode) on the same examples; then equal loss."
     kw = dict(r=r, alpha=alpha, dropout=dropout, batch_size=batch_size, max_seq_length=max_seq_length,
               dtype=dtype or _dtype_name(default_dtype(best_device())), seed=seed, lr=lr)
+    warm = warm_up(model_id, train_examples, kw) if warmup else None
     runs = [('persona_ft', persona_ft_trainer, {})] + [(_trl_name(m), trl_trainer, dict(mode=m)) for m in trl_modes]
     rows, base_loss = _epoch_rows(model_id, runs, train_examples, eval_examples, kw, log)
     rows += _more_epochs(model_id, rows, train_examples, eval_examples, kw, max_epochs, log)
@@ -580,7 +598,8 @@ def epoch_bench(model_id,                 # what `load_base` takes
     for row in rows:
         row.update(examples=len(train_examples), reply_tokens=reply_tokens, reply_tok_s=reply_tokens/row['epoch_s'])
     return dict(n_train=len(train_examples), n_eval=len(eval_examples), reply_tokens=reply_tokens, base_loss=base_loss,
-                settings=kw, rows=rows, ratios={row['name']: _ratios(rows[0], row) for row in rows if _is_trl(row)})
+                settings=kw, warmup=warm, rows=rows,
+                ratios={row['name']: _ratios(rows[0], row) for row in rows if _is_trl(row)})
 
 # %% ../nbs/06_bench.ipynb #59894139
 DATA_KINDS = ('multi_turn', 'single_turn')  # the two data sets of the TRL comparison

@@ -16,8 +16,9 @@ from .core import (PersonaFTError, EMBEDDED_MODEL, embedded_model_dir, embedded_
 __all__ = ['QUANTIZATIONS', 'QUANT_PARAM_CLASSES', 'LORA_TARGETS', 'PRECISIONS', 'RECORDED_CONFIGS', 'check_quantization',
            'bnb_config', 'quantized_linear_names', 'check_quantized', 'gguf_model_dir', 'quantization_errors',
            'save_for_loading', 'load_base', 'quantization_info', 'linear_layer_names', 'lora_targets_for',
-           'enable_checkpointing', 'resolve_targets', 'is_quantized', 'attach_lora', 'tensor_bytes', 'weight_counts',
-           'precision_bytes', 'recorded_config', 'model_config', 'estimate_memory', 'memory_report', 'plot_memory']
+           'enable_checkpointing', 'resolve_targets', 'is_quantized', 'FastDropout', 'fast_dropout', 'attach_lora',
+           'tensor_bytes', 'weight_counts', 'precision_bytes', 'recorded_config', 'model_config', 'estimate_memory',
+           'memory_report', 'plot_memory']
 
 # %% ../nbs/02_quant_lora.ipynb #51bf6147
 QUANTIZATIONS = (None, '4bit', '8bit')  # what `load_base(quantization=...)` accepts
@@ -182,6 +183,25 @@ def is_quantized(model)->bool:
     return bool(getattr(model, 'is_loaded_in_4bit', False) or getattr(model, 'is_loaded_in_8bit', False)
                 or quantization_info(model)['quantization'])
 
+# %% ../nbs/02_quant_lora.ipynb #8dc28d2f
+class FastDropout(nn.Dropout):
+    "`nn.Dropout` whose CPU keep-mask comes from 16 random bits per element instead of one `bernoulli_` draw."
+    def forward(self, x):
+        if not self.training or x.device.type != 'cpu' or not 0 < self.p < 1 or self.inplace:
+            return super().forward(x)
+        t, n = round(self.p * 65536), x.numel()  # drop an element when its uniform 16-bit value is below t
+        bits = torch.empty(-(-n // 4), dtype=torch.int64).random_(-2**63, None)  # 64 uniform bits per draw
+        keep = bits.view(torch.int16)[:n].view(x.shape) >= t - 32768  # an int16 is uniform on [-32768, 32767]
+        return torch.where(keep, x * (65536 / (65536 - t)), 0.)
+
+def fast_dropout(model)->int:
+    "Swap the `nn.Dropout` on every LoRA layer's input in `model` for a `FastDropout` of the same p; how many."
+    n = 0
+    for m in model.modules():
+        for k, d in getattr(m, 'lora_dropout', {}).items():
+            if type(d) is nn.Dropout: m.lora_dropout[k] = FastDropout(d.p); n += 1
+    return n
+
 # %% ../nbs/02_quant_lora.ipynb #2366de2a
 def attach_lora(model,                        # a causal LM from `load_base` (or `tiny_model`)
                 r:int=16,                     # LoRA rank
@@ -201,6 +221,7 @@ def attach_lora(model,                        # a causal LM from `load_base` (or
     cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, use_dora=use_dora,
                      use_rslora=use_rslora, bias='none', task_type='CAUSAL_LM')
     peft_model = get_peft_model(model, cfg)  # core drops peft's checkpointing-probe warning
+    fast_dropout(peft_model)  # the same dropout, its CPU mask drawn 4x faster
     if verbose:
         trainable, total = peft_model.get_nb_trainable_parameters()
         print(f'LoRA r={r} alpha={alpha} on {targets}: {trainable:,} trainable of {total:,} parameters '
