@@ -179,7 +179,7 @@ def run_demo(personas=DEMO_PERSONAS,                  # bundled personas to trai
     return run
 
 # %% ../nbs/05_demo.ipynb #4fc2ad46
-BETTER = {'ppl_token': -1, 'ppl_word': -1, 'loop_rate': -1, 'persona_hits1': 1, 'persona_mrr': 1,
+BETTER = {'ppl_token': -1, 'ppl_word': -1, 'loop_rate': -1, 'persona_hits1': 1, 'persona_mrr': 1, 'voice_hits1': 1,
           'persona_consistency': 1, 'f1': 1}
 
 def _beats(k:str, m:dict, b:dict)->bool:
@@ -200,8 +200,8 @@ def beats_base(metrics:dict,  # from metrics.json: model name -> metrics
     return out
 
 # %% ../nbs/05_demo.ipynb #6c95c347
-TOUR_METRICS = ('ppl_token', 'persona_hits1', 'persona_mrr', 'persona_consistency', 'loop_rate', 'f1', 'distinct_2',
-                'eos_rate')
+TOUR_METRICS = ('ppl_token', 'persona_hits1', 'persona_mrr', 'voice_hits1', 'persona_consistency', 'loop_rate', 'f1',
+                'distinct_2', 'eos_rate')
 
 def tour_table(metrics:dict, base_name:str='base', keys=TOUR_METRICS)->str:
     "The metrics of a run as a markdown table: the base, then each adapter."
@@ -212,10 +212,11 @@ def tour_table(metrics:dict, base_name:str='base', keys=TOUR_METRICS)->str:
 
 # %% ../nbs/05_demo.ipynb #74ad0806
 CLAIMS = {'ppl_token': 'lower held-out perplexity', 'persona_hits1': 'higher persona hits@1',
-          'persona_consistency': 'higher persona consistency', 'loop_rate': "loop rate not above the base's"}
+          'persona_consistency': 'higher persona consistency', 'loop_rate': "loop rate not above the base's",
+          'voice_hits1': 'higher voice hits@1'}
 
 def tour_verdict(metrics:dict)->str:
-    "One line per adapter: each claim of issue 16 against the base, met (yes) or not (NO)."
+    "One line per adapter: each claim of issue 16 (and voice hits@1) against the base, met (yes) or not (NO)."
     return '\n'.join(f"- **{n}**: " + '; '.join(f"{t} {'NO' if k in fails else 'yes'}" for k, t in CLAIMS.items())
                      for n, fails in beats_base(metrics, tuple(CLAIMS)).items())
 

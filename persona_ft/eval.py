@@ -21,7 +21,7 @@ __all__ = ['LOOP_MAX_COPIED', 'MINILM_PACKAGE', 'MINILM_INSTALL', 'DECODING_MODE
            'TABLE_METRICS', 'PLOT_METRICS', 'METRICS_NOTE', 'CHAT_HELP', 'normalize_answer', 'unigram_f1', 'distinct_n',
            'mean_reply_len', 'eos_rate', 'reply_words', 'copied_stretch', 'is_loop', 'loop_rate', 'perplexity',
            'minilm_dir', 'SentenceEncoder', 'sentence_encoder', 'persona_texts', 'persona_consistency_scores',
-           'persona_consistency', 'persona_table', 'persona_ranks', 'hits_at_1', 'mean_reciprocal_rank',
+           'persona_consistency', 'persona_table', 'persona_ranks', 'hits_at_1', 'mean_reciprocal_rank', 'voice_ranks',
            'read_training_card', 'adapter_names', 'reply_nll', 'Decoding', 'decoding_for', 'generate_replies',
            'check_servable', 'ServeProfile', 'serve_profile', 'PersonaServer', 'score_replies', 'summarize_records',
            'reference_metrics', 'own_persona_table', 'EvalReport', 'evaluate_models', 'compare_decodings',
@@ -193,6 +193,25 @@ def mean_reciprocal_rank(ranks:list)->float:
     "Mean of 1/rank over ranked replies; NaN when none was ranked."
     rs = [r for r in ranks if r is not None]
     return sum(1/r for r in rs)/len(rs) if rs else float('nan')
+
+# %% ../nbs/04_eval.ipynb #71fc0fa6
+def voice_ranks(replies:list,  # generated replies
+                own:list,      # for each reply, the index in `pool` of its own example (its reference left out)
+                pool:list,     # (persona, reference reply) of every example of the evaluation
+                encoder=None,  # callable texts -> unit embeddings, default `sentence_encoder()`
+               )->list:
+    "Rank of each reply's own persona among the personas of `pool` by the reply's nearest reference of each."
+    if len({p for p, _ in pool}) < 2 or not replies: return [None]*len(replies)
+    encoder = encoder or sentence_encoder()
+    uniq = sorted({*replies, *(t for _, t in pool)})
+    emb = dict(zip(uniq, encoder(uniq)))
+    def rank(r, i):
+        best = {}
+        for j, (q, t) in enumerate(pool):
+            if j != i: best[q] = max(best.get(q, -2.0), float(emb[r]@emb[t]))  # cosines are >= -1
+        p = pool[i][0]
+        return 1 + sum(v >= best[p] for q, v in best.items() if q != p) if p in best else None
+    return [rank(r, i) for r, i in zip(replies, own)]
 
 # %% ../nbs/04_eval.ipynb #fc3481db
 def read_training_card(adapter_dir)->TrainingRecord:
@@ -597,11 +616,13 @@ def score_replies(examples:list, # canonical examples, with reference `reply`
     texts, table = [replies[i]['text'] for i in kept], persona_table(examples) if table is None else table
     cons = dict(zip(kept, persona_consistency_scores(texts, [persona_texts(examples[i]) for i in kept], encoder)))
     ranks = dict(zip(kept, persona_ranks(texts, [examples[i]['persona'] for i in kept], table, encoder)))
+    voices = dict(zip(kept, voice_ranks(texts, kept, [(e['persona'], e['reply']) for e in examples], encoder)))
     skipped = lambda e: {'persona': e['persona'], 'reference': e['reply'], 'skipped': True}
     scored = lambda i, e, r, n: {
         'persona': e['persona'], 'reply': r['text'], 'reference': e['reply'], 'stopped': r['stopped'], 'nll': n[0],
         'n_tokens': n[1], 'n_words': len(e['reply'].split()), 'f1': unigram_f1(r['text'], e['reply']),
-        'consistency': cons[i], 'persona_rank': ranks[i], 'loops': is_loop(r['text']), 'skipped': False}
+        'consistency': cons[i], 'persona_rank': ranks[i], 'voice_rank': voices[i], 'loops': is_loop(r['text']),
+        'skipped': False}
     return [scored(i, e, r, n) if i in cons else skipped(e) for i, (e, r, n) in enumerate(zip(examples, replies, nlls))]
 
 # %% ../nbs/04_eval.ipynb #3a691e52
@@ -615,12 +636,14 @@ def summarize_records(records:list)->dict:
             'ppl_word': perplexity(nll, sum(r['n_words'] for r in recs)),
             'f1': mean([r['f1'] for r in recs]), 'distinct_1': distinct_n(texts, 1), 'distinct_2': distinct_n(texts, 2),
             'persona_consistency': mean(cons), 'persona_hits1': hits_at_1(ranks),
-            'persona_mrr': mean_reciprocal_rank(ranks), 'loop_rate': mean([float(r.get('loops', False)) for r in recs]),
+            'persona_mrr': mean_reciprocal_rank(ranks), 'voice_hits1': hits_at_1([r.get('voice_rank') for r in recs]),
+            'loop_rate': mean([float(r.get('loops', False)) for r in recs]),
             'eos_rate': eos_rate([r['stopped'] for r in recs]), 'mean_reply_len': mean_reply_len(texts),
             'n_scored': len(recs), 'n_skipped': len(records) - len(recs)}
 
 # %% ../nbs/04_eval.ipynb #4934ca8d
-REFERENCE_METRICS = ('persona_hits1', 'persona_mrr', 'persona_consistency', 'loop_rate', 'distinct_2', 'mean_reply_len')
+REFERENCE_METRICS = ('persona_hits1', 'persona_mrr', 'voice_hits1', 'persona_consistency', 'loop_rate', 'distinct_2',
+                     'mean_reply_len')
 
 def reference_metrics(examples:list,   # canonical examples; their `reply` is scored
                       encoder=None,    # sentence encoder, default all-MiniLM-L6-v2
@@ -634,8 +657,8 @@ def reference_metrics(examples:list,   # canonical examples; their `reply` is sc
     return {**pick(recs), 'by_persona': by}
 
 # %% ../nbs/04_eval.ipynb #0bd755f2
-OWN_METRICS = ('ppl_token', 'persona_hits1', 'persona_mrr', 'persona_consistency', 'loop_rate', 'f1', 'eos_rate',
-               'n_scored')
+OWN_METRICS = ('ppl_token', 'persona_hits1', 'persona_mrr', 'voice_hits1', 'persona_consistency', 'loop_rate', 'f1',
+               'eos_rate', 'n_scored')
 
 def own_persona_table(metrics:dict,          # model name -> metrics with 'by_persona', as in metrics.json
                       adapter_personas:dict, # adapter name -> its persona
@@ -677,7 +700,7 @@ class EvalReport:
 
 # %% ../nbs/04_eval.ipynb #d972d924
 TABLE_METRICS = ('ppl_token', 'ppl_word', 'f1', 'distinct_2', 'persona_consistency', 'persona_hits1', 'persona_mrr',
-                 'loop_rate', 'eos_rate', 'mean_reply_len', 'n_scored', 'n_skipped')
+                 'voice_hits1', 'loop_rate', 'eos_rate', 'mean_reply_len', 'n_scored', 'n_skipped')
 
 @patch
 def table(self:EvalReport, keys=TABLE_METRICS)->str:
@@ -813,10 +836,11 @@ def decoding_text(d:dict)->str:
 # %% ../nbs/04_eval.ipynb #366c8947
 METRICS_NOTE = ("Perplexities are of the reference replies under teacher forcing; the other metrics are of the "
     "generated replies. persona_hits1 / persona_mrr: how often the reply's own persona ranks first among the evaluated "
-    "personas by similarity to their facts (chance is 1 / number of personas); persona_consistency: the reply's best "
-    "cosine with one of its own persona's facts; loop_rate: share of replies that repeat a block of words back to back "
-    "(lower is better). Examples that do not fit in a model's max_seq_length are skipped and counted (`n_skipped`), "
-    "as in training.")
+    "personas by similarity to their facts (chance is 1 / number of personas); voice_hits1: how often the reply's "
+    "nearest reference reply (its own example's left out) is one of its own persona's; persona_consistency: the "
+    "reply's best cosine with one of its own persona's facts; loop_rate: share of replies that repeat a block of words "
+    "back to back (lower is better). Examples that do not fit in a model's max_seq_length are skipped and counted "
+    "(`n_skipped`), as in training.")
 
 def _md_cell(s:str)->str: return ' '.join(str(s).split()).replace('|', '\\|')
 
