@@ -187,9 +187,9 @@ def is_quantized(model)->bool:
 class FastDropout(nn.Dropout):
     "`nn.Dropout` whose CPU keep-mask comes from 16 random bits per element instead of one `bernoulli_` draw."
     def forward(self, x):
-        if not self.training or x.device.type != 'cpu' or not 0 < self.p < 1 or self.inplace:
-            return super().forward(x)
         t, n = round(self.p * 65536), x.numel()  # drop an element when its uniform 16-bit value is below t
+        if not self.training or x.device.type != 'cpu' or not 0 < t < 65536 or self.inplace:
+            return super().forward(x)           # also a p within 1/131072 of 0 or 1: torch's own dropout
         bits = torch.empty(-(-n // 4), dtype=torch.int64).random_(-2**63, None)  # 64 uniform bits per draw
         keep = bits.view(torch.int16)[:n].view(x.shape) >= t - 32768  # an int16 is uniform on [-32768, 32767]
         return torch.where(keep, x * (65536 / (65536 - t)), 0.)
@@ -198,8 +198,10 @@ def fast_dropout(model)->int:
     "Swap the `nn.Dropout` on every LoRA layer's input in `model` for a `FastDropout` of the same p; how many."
     n = 0
     for m in model.modules():
-        for k, d in getattr(m, 'lora_dropout', {}).items():
-            if type(d) is nn.Dropout: m.lora_dropout[k] = FastDropout(d.p); n += 1
+        drops = getattr(m, 'lora_dropout', None)
+        if not isinstance(drops, nn.ModuleDict): continue  # peft's LoRA layers hold one dropout per adapter
+        for k, d in drops.items():
+            if type(d) is nn.Dropout: drops[k] = FastDropout(d.p); n += 1
     return n
 
 # %% ../nbs/02_quant_lora.ipynb #2366de2a
