@@ -82,9 +82,10 @@ def chromium(*args, timeout=120):
     "Run headless Chromium with the flags that keep it off the network; return its stdout."
     exe = shutil.which('chromium') or shutil.which('chromium-browser') or shutil.which('google-chrome')
     if not exe: raise SystemExit('docs check needs Chromium: apt-get install chromium')
-    flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-             '--disable-sync', '--no-first-run', '--disable-quic', f'--user-data-dir={tempfile.mkdtemp()}']
-    return subprocess.run([exe, *flags, *args], capture_output=True, text=True, timeout=timeout).stdout
+    with tempfile.TemporaryDirectory(prefix='persona_ft_chromium-') as profile:
+        flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+                 '--disable-sync', '--no-first-run', '--disable-quic', f'--user-data-dir={profile}']
+        return subprocess.run([exe, *flags, *args], capture_output=True, text=True, timeout=timeout).stdout
 
 def check_page(html_path, names, want_plot):
     "Problems with one rendered page as Chromium shows it: missing API docs or plots."

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 "Run the notebooks' cells as tests (nbdev's `test_nb`, the engine of `nbdev_test`) and count them honestly."
-import argparse, multiprocessing, os, sys, time
+import argparse, multiprocessing, os, shutil, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,13 +14,22 @@ def _skip_cell(cell, flags):
 
 def _test_one(fn, skip, force, save_dir=None):
     "Run one notebook's cells as nbdev_test does; return (name, passed, seconds, cells run), saving it executed."
+    os.environ['IN_TEST'] = '1'
+    # every temporary file the notebook (and any CLI it calls) makes goes into one folder removed when it ends, pass or
+    # fail: a merged model is ~0.5 GB, and three suites of leftovers once filled a CI machine's disk mid-run
+    tmp = tempfile.mkdtemp(prefix=f'persona_ft_test-{Path(fn).stem}-')
+    os.environ['TMPDIR'] = tempfile.tempdir = tmp
+    try: return _run_one(fn, skip, force, save_dir)
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+
+def _run_one(fn, skip, force, save_dir):
+    "`_test_one`'s work, in the notebook's own temporary folder."
     import traceback
     from execnb.shell import CaptureShell
     from execnb.nbio import write_nb
     from fastcore.xtras import working_directory
     from nbdev.process import NBProcessor
     from nbdev.processors import FrontmatterProc
-    os.environ['IN_TEST'] = '1'
     fn, flags, t0 = Path(fn), set(skip)-set(force), time.time()
     nb = NBProcessor(fn, procs=FrontmatterProc, process=True, rm_directives=False).nb
     n_run = sum(not _skip_cell(c, flags) for c in nb.cells)
