@@ -407,8 +407,8 @@ def persona_ft_trainer(model_id,               # what `load_base` takes
                       )->tuple:
     "(counting PersonaTrainer, data-prep seconds) of `persona_ft train`'s pipeline: one persona, `epochs`, no eval."
     from transformers import set_seed
-    from persona_ft.train import make_config, training_arguments, mixed_precision, PersonaTrainer, shares_prefix
-    from persona_ft.prompt import PersonaCollator
+    from persona_ft.train import (make_config, training_arguments, mixed_precision, PersonaTrainer,
+                                  persona_collator)
     from persona_ft.quant_lora import load_base, attach_lora
     cfg = make_config(dict(max_seq_length=max_seq_length, num_train_epochs=epochs,
                            per_device_train_batch_size=batch_size,
@@ -421,8 +421,7 @@ def persona_ft_trainer(model_id,               # what `load_base` takes
     args = dataclasses.replace(training_arguments(cfg, out_dir, precision), **_QUIET)
     return counting(PersonaTrainer)(model=model, args=args, reply_logits=cfg.reply_logits, processing_class=tok,
                                     train_dataset=tds.select_columns(['input_ids', 'attention_mask', 'labels']),
-                                    data_collator=PersonaCollator(tok, share_prefix=cfg.share_prefix and
-                                                                  shares_prefix(model, max_seq_length))), prep_s
+                                    data_collator=persona_collator(tok, model, cfg)), prep_s
 
 # %% ../nbs/06_bench.ipynb #07c4d8ac
 def _import_trl():

@@ -10,9 +10,9 @@ from pathlib import Path
 from .core import PersonaFTError, EMBEDDED_MODEL, cli_parser, default_dtype, best_device
 
 # %% auto #0
-__all__ = ['DEMO_PERSONAS', 'DEMO_DEFAULTS', 'BETTER', 'TOUR_METRICS', 'CLAIMS', 'TOUR_IMAGES', 'Stages', 'new_run_dir',
-           'preview_data', 'demo_config', 'train_demo', 'training_table', 'add_training_section', 'evaluate_run',
-           'metrics_summary', 'write_run_facts', 'run_demo', 'beats_base', 'tour_table', 'tour_verdict',
+__all__ = ['DEMO_PERSONAS', 'DEMO_DEFAULTS', 'BETTER', 'TOUR_METRICS', 'CLAIMS', 'CLAIM_PAIRED', 'TOUR_IMAGES', 'Stages',
+           'new_run_dir', 'preview_data', 'demo_config', 'train_demo', 'training_table', 'add_training_section',
+           'evaluate_run', 'metrics_summary', 'write_run_facts', 'run_demo', 'beats_base', 'tour_table', 'tour_verdict',
            'tour_run_line', 'tour_plots', 'tour_markdown', 'copy_tour_images', 'write_tour', 'demo_parser', 'cli_demo']
 
 # %% ../nbs/05_demo.ipynb #0671969d
@@ -200,8 +200,8 @@ def beats_base(metrics:dict,  # from metrics.json: model name -> metrics
     return out
 
 # %% ../nbs/05_demo.ipynb #6c95c347
-TOUR_METRICS = ('ppl_token', 'persona_hits1', 'persona_mrr', 'voice_hits1', 'persona_consistency', 'loop_rate', 'f1',
-                'distinct_2', 'eos_rate')
+TOUR_METRICS = ('ppl_token', 'persona_hits1', 'persona_mrr', 'voice_hits1', 'persona_consistency', 'copy_rate',
+                'loop_rate', 'f1', 'distinct_2', 'eos_rate')
 
 def tour_table(metrics:dict, base_name:str='base', keys=TOUR_METRICS)->str:
     "The metrics of a run as a markdown table: the base, then each adapter."
@@ -214,10 +214,20 @@ def tour_table(metrics:dict, base_name:str='base', keys=TOUR_METRICS)->str:
 CLAIMS = {'ppl_token': 'lower held-out perplexity', 'persona_hits1': 'higher persona hits@1',
           'persona_consistency': 'higher persona consistency', 'loop_rate': "loop rate not above the base's",
           'voice_hits1': 'higher voice hits@1'}
+CLAIM_PAIRED = {'ppl_token': 'nll_token', 'persona_hits1': 'persona_rank', 'persona_consistency': 'consistency',
+                'voice_hits1': 'voice_rank'}  # claim -> its per-prompt metric in `vs_base`
+
+def _prompt_counts(m:dict, k:str)->str:
+    "' (prompt by prompt: …)' for claim `k` from adapter metrics `m`'s `vs_base`; '' where the run has none."
+    from persona_ft.eval import p_text
+    c = m.get('vs_base', {}).get(CLAIM_PAIRED.get(k))
+    return (f" (prompt by prompt: better on {c['better']}, worse on {c['worse']}, tied on {c['tied']}, "
+            f"sign-test p {p_text(c['p'])})") if c else ''
 
 def tour_verdict(metrics:dict)->str:
     "One line per adapter: each claim of issue 16 (and voice hits@1) against the base, met (yes) or not (NO)."
-    return '\n'.join(f"- **{n}**: " + '; '.join(f"{t} {'NO' if k in fails else 'yes'}" for k, t in CLAIMS.items())
+    return '\n'.join(f"- **{n}**: " + '; '.join(f"{t} {'NO' if k in fails else 'yes'}{_prompt_counts(metrics[n], k)}"
+                                                for k, t in CLAIMS.items())
                      for n, fails in beats_base(metrics, tuple(CLAIMS)).items())
 
 # %% ../nbs/05_demo.ipynb #ad54ed17

@@ -17,18 +17,19 @@ from .train import (TrainingRecord, load_record, record_from_dict, heldout_key, 
                               tokenizer_sha256, write_atomically)
 
 # %% auto #0
-__all__ = ['LOOP_MAX_COPIED', 'MINILM_PACKAGE', 'MINILM_INSTALL', 'DECODING_MODES', 'REFERENCE_METRICS', 'OWN_METRICS',
-           'TABLE_METRICS', 'PLOT_METRICS', 'METRICS_NOTE', 'CHAT_HELP', 'normalize_answer', 'unigram_f1', 'distinct_n',
-           'mean_reply_len', 'eos_rate', 'reply_words', 'copied_stretch', 'is_loop', 'loop_rate', 'perplexity',
-           'minilm_dir', 'SentenceEncoder', 'sentence_encoder', 'persona_texts', 'persona_consistency_scores',
-           'persona_consistency', 'persona_table', 'persona_ranks', 'hits_at_1', 'mean_reciprocal_rank', 'voice_ranks',
-           'read_training_card', 'adapter_names', 'reply_nll', 'Decoding', 'decoding_for', 'generate_replies',
-           'check_servable', 'ServeProfile', 'serve_profile', 'PersonaServer', 'score_replies', 'summarize_records',
-           'reference_metrics', 'own_persona_table', 'EvalReport', 'evaluate_models', 'compare_decodings',
-           'choose_decoding', 'plot_metrics', 'plot_separability', 'decoding_text', 'write_report',
-           'end_of_turn_config', 'merge_adapter', 'ChatWidget', 'CompareWidget', 'HeldOut', 'heldout_examples',
-           'add_decoding_args', 'decoding_args', 'add_data_args', 'eval_parser', 'heldout_info', 'cli_eval',
-           'persona_profiles', 'chat_repl', 'cli_chat', 'cli_merge']
+__all__ = ['LOOP_MAX_COPIED', 'MINILM_PACKAGE', 'MINILM_INSTALL', 'COPY_NGRAM', 'DECODING_MODES', 'REFERENCE_METRICS',
+           'OWN_METRICS', 'PAIRED', 'TIE_TOL', 'PAIRED_NOTE', 'TABLE_METRICS', 'PLOT_METRICS', 'METRICS_NOTE',
+           'CHAT_HELP', 'normalize_answer', 'unigram_f1', 'distinct_n', 'mean_reply_len', 'eos_rate', 'reply_words',
+           'copied_stretch', 'is_loop', 'loop_rate', 'perplexity', 'minilm_dir', 'SentenceEncoder', 'sentence_encoder',
+           'persona_texts', 'persona_consistency_scores', 'persona_consistency', 'copies_persona_text', 'persona_table',
+           'persona_ranks', 'hits_at_1', 'mean_reciprocal_rank', 'voice_ranks', 'read_training_card', 'adapter_names',
+           'reply_nll', 'Decoding', 'decoding_for', 'generate_replies', 'check_servable', 'ServeProfile',
+           'serve_profile', 'PersonaServer', 'score_replies', 'summarize_records', 'reference_metrics',
+           'own_persona_table', 'sign_test_p', 'paired_value', 'paired_counts', 'vs_base', 'p_text', 'paired_table',
+           'EvalReport', 'evaluate_models', 'compare_decodings', 'choose_decoding', 'plot_metrics', 'plot_separability',
+           'decoding_text', 'write_report', 'end_of_turn_config', 'merge_adapter', 'ChatWidget', 'CompareWidget',
+           'HeldOut', 'heldout_examples', 'add_decoding_args', 'decoding_args', 'add_data_args', 'eval_parser',
+           'heldout_info', 'cli_eval', 'persona_profiles', 'chat_repl', 'cli_chat', 'cli_merge']
 
 # %% ../nbs/04_eval.ipynb #47fc67d7
 _PUNCT = re.compile(r'[!"#$%&()*+,\-./:;<=>?@\[\]\\^`{|}~_\']')
@@ -160,6 +161,18 @@ def persona_consistency(replies:list, personas:list, encoder=None)->float:
     scores = [s for s in persona_consistency_scores(replies, personas, encoder) if s is not None]
     return sum(scores)/len(scores) if scores else float('nan')
 
+# %% ../nbs/04_eval.ipynb #c512444f
+COPY_NGRAM = 5  # a reply that repeats this many consecutive words of its persona's texts restates its system turn
+
+def copies_persona_text(reply:str,  # a generated (or reference) reply
+                        texts:list, # its persona's facts and description (`persona_texts`)
+                        n:int=COPY_NGRAM,
+                       )->bool:
+    "True when `reply` repeats `n` consecutive words of one of `texts`."
+    grams = lambda w: {tuple(w[i:i+n]) for i in range(len(w) - n + 1)}
+    mine = grams(reply_words(reply))
+    return any(mine & grams(reply_words(t)) for t in texts)
+
 # %% ../nbs/04_eval.ipynb #c89b2523
 def persona_table(examples:list)->dict:
     "Persona name -> its distinct texts (facts and description) over `examples`, in order of appearance."
@@ -168,6 +181,31 @@ def persona_table(examples:list)->dict:
     return {p: list(ts) for p, ts in out.items() if ts}
 
 # %% ../nbs/04_eval.ipynb #c8e5bb6e
+def _unique_rows(texts:list, encoder)->tuple:
+    "(the row of each of `texts`, float32 embeddings of the distinct texts): equal texts share one row."
+    uniq = sorted(set(texts)); row = {t: i for i, t in enumerate(uniq)}
+    return [row[t] for t in texts], torch.as_tensor(encoder(uniq), dtype=torch.float32)
+
+def _group_ranks(R:torch.Tensor,      # replies x dim, unit rows
+                 U:torch.Tensor,      # distinct texts x dim
+                 cols:list,           # the row of `U` of each text the replies are compared with (the columns)
+                 groups:torch.Tensor, # persona index of each column
+                 own:torch.Tensor,    # persona index of each reply
+                 n_groups:int,        # number of personas
+                 exclude:torch.Tensor|None=None, # a column per reply to leave out (its own example)
+                 chunk:int=1024,      # replies per matrix product
+                )->list:
+    "Rank of each reply's own persona by its best cosine with each persona's columns; ties against it; None: no column."
+    out = []
+    for s in range(0, len(R), chunk):
+        sims = (R[s:s+chunk] @ U.T)[:, cols]  # equal texts: one product, so an exact tie
+        if exclude is not None: sims[torch.arange(len(sims)), exclude[s:s+chunk]] = float('-inf')
+        best = sims.new_full((len(sims), n_groups), float('-inf'))
+        best = best.scatter_reduce(1, groups.expand_as(sims), sims, reduce='amax')
+        mine = best.gather(1, own[s:s+chunk, None])
+        out += [int(k) if m > float('-inf') else None for k, m in zip((best >= mine).sum(1).tolist(), mine[:, 0].tolist())]
+    return out
+
 def persona_ranks(replies:list,  # generated replies
                   personas:list, # the persona each reply should speak as
                   table:dict,    # persona name -> its texts, from `persona_table`
@@ -175,13 +213,13 @@ def persona_ranks(replies:list,  # generated replies
                  )->list:
     "Rank of each reply's own persona among the personas of `table` by best cosine with their texts; None: unranked."
     if len(table) < 2 or not replies: return [None]*len(replies)
-    encoder = encoder or sentence_encoder()
-    uniq = sorted({*replies, *(t for ts in table.values() for t in ts)})
-    emb = dict(zip(uniq, encoder(uniq)))
-    def rank(r, p):
-        s = {q: max(float(emb[r]@emb[t]) for t in ts) for q, ts in table.items()}
-        return 1 + sum(v >= s[p] for q, v in s.items() if q != p) if p in s else None
-    return [rank(r, p) for r, p in zip(replies, personas)]
+    names = {q: i for i, q in enumerate(table)}
+    cols = [(names[q], t) for q, ts in table.items() for t in ts]
+    rows, emb = _unique_rows([*replies, *(t for _, t in cols)], encoder or sentence_encoder())
+    own = torch.tensor([names.get(p, 0) for p in personas])
+    ranks = _group_ranks(emb[rows[:len(replies)]], emb, rows[len(replies):], torch.tensor([g for g, _ in cols]), own,
+                         len(names))
+    return [k if p in names else None for k, p in zip(ranks, personas)]
 
 # %% ../nbs/04_eval.ipynb #6644f326
 def hits_at_1(ranks:list)->float:
@@ -201,17 +239,12 @@ def voice_ranks(replies:list,  # generated replies
                 encoder=None,  # callable texts -> unit embeddings, default `sentence_encoder()`
                )->list:
     "Rank of each reply's own persona among the personas of `pool` by the reply's nearest reference of each."
-    if len({p for p, _ in pool}) < 2 or not replies: return [None]*len(replies)
-    encoder = encoder or sentence_encoder()
-    uniq = sorted({*replies, *(t for _, t in pool)})
-    emb = dict(zip(uniq, encoder(uniq)))
-    def rank(r, i):
-        best = {}
-        for j, (q, t) in enumerate(pool):
-            if j != i: best[q] = max(best.get(q, -2.0), float(emb[r]@emb[t]))  # cosines are >= -1
-        p = pool[i][0]
-        return 1 + sum(v >= best[p] for q, v in best.items() if q != p) if p in best else None
-    return [rank(r, i) for r, i in zip(replies, own)]
+    names = {q: i for i, q in enumerate(dict.fromkeys(p for p, _ in pool))}
+    if len(names) < 2 or not replies: return [None]*len(replies)
+    rows, emb = _unique_rows([*replies, *(t for _, t in pool)], encoder or sentence_encoder())
+    groups = torch.tensor([names[q] for q, _ in pool])
+    return _group_ranks(emb[rows[:len(replies)]], emb, rows[len(replies):], groups, groups[torch.tensor(own)],
+                        len(names), exclude=torch.tensor(own))
 
 # %% ../nbs/04_eval.ipynb #fc3481db
 def read_training_card(adapter_dir)->TrainingRecord:
@@ -622,6 +655,7 @@ def score_replies(examples:list, # canonical examples, with reference `reply`
         'persona': e['persona'], 'reply': r['text'], 'reference': e['reply'], 'stopped': r['stopped'], 'nll': n[0],
         'n_tokens': n[1], 'n_words': len(e['reply'].split()), 'f1': unigram_f1(r['text'], e['reply']),
         'consistency': cons[i], 'persona_rank': ranks[i], 'voice_rank': voices[i], 'loops': is_loop(r['text']),
+        'copies': copies_persona_text(r['text'], persona_texts(e)),
         'skipped': False}
     return [scored(i, e, r, n) if i in cons else skipped(e) for i, (e, r, n) in enumerate(zip(examples, replies, nlls))]
 
@@ -638,12 +672,13 @@ def summarize_records(records:list)->dict:
             'persona_consistency': mean(cons), 'persona_hits1': hits_at_1(ranks),
             'persona_mrr': mean_reciprocal_rank(ranks), 'voice_hits1': hits_at_1([r.get('voice_rank') for r in recs]),
             'loop_rate': mean([float(r.get('loops', False)) for r in recs]),
+            'copy_rate': mean([float(r.get('copies', False)) for r in recs]),
             'eos_rate': eos_rate([r['stopped'] for r in recs]), 'mean_reply_len': mean_reply_len(texts),
             'n_scored': len(recs), 'n_skipped': len(records) - len(recs)}
 
 # %% ../nbs/04_eval.ipynb #4934ca8d
-REFERENCE_METRICS = ('persona_hits1', 'persona_mrr', 'voice_hits1', 'persona_consistency', 'loop_rate', 'distinct_2',
-                     'mean_reply_len')
+REFERENCE_METRICS = ('persona_hits1', 'persona_mrr', 'voice_hits1', 'persona_consistency', 'copy_rate', 'loop_rate',
+                     'distinct_2', 'mean_reply_len')
 
 def reference_metrics(examples:list,   # canonical examples; their `reply` is scored
                       encoder=None,    # sentence encoder, default all-MiniLM-L6-v2
@@ -657,8 +692,8 @@ def reference_metrics(examples:list,   # canonical examples; their `reply` is sc
     return {**pick(recs), 'by_persona': by}
 
 # %% ../nbs/04_eval.ipynb #0bd755f2
-OWN_METRICS = ('ppl_token', 'persona_hits1', 'persona_mrr', 'voice_hits1', 'persona_consistency', 'loop_rate', 'f1',
-               'eos_rate', 'n_scored')
+OWN_METRICS = ('ppl_token', 'persona_hits1', 'persona_mrr', 'voice_hits1', 'persona_consistency', 'copy_rate', 'loop_rate',
+               'f1', 'eos_rate', 'n_scored')
 
 def own_persona_table(metrics:dict,          # model name -> metrics with 'by_persona', as in metrics.json
                       adapter_personas:dict, # adapter name -> its persona
@@ -674,6 +709,61 @@ def own_persona_table(metrics:dict,          # model name -> metrics with 'by_pe
             for a, p in adapter_personas.items() for n in names(a) if p in by(n)]
     return '\n'.join([f"| persona | model | {' | '.join(keys)} |", '|' + '---|'*(len(keys)+2), *rows])
 
+# %% ../nbs/04_eval.ipynb #2f04aeb4
+def sign_test_p(better:int, # prompts where the model won
+                worse:int,  # prompts where it lost (ties are left out)
+               )->float:
+    "Two-sided exact sign test: the chance of a split at least as uneven as `better`:`worse` under a fair coin."
+    n, k = better + worse, min(better, worse)
+    return 1.0 if n == 0 else min(1.0, 2*sum(math.comb(n, i) for i in range(k + 1))/2**n)
+
+# %% ../nbs/04_eval.ipynb #19dc65c0
+PAIRED = {'nll_token': -1, 'persona_rank': -1, 'voice_rank': -1, 'consistency': 1}  # metric -> direction of better
+TIE_TOL = 1e-6  # per-example values closer than this are tied (the cosines and losses are float32 sums)
+
+def paired_value(rec:dict, key:str):
+    "The per-example value of `key` in a `score_replies` record; None when unscored or unranked."
+    if rec.get('skipped'): return None
+    return rec['nll']/rec['n_tokens'] if key == 'nll_token' else rec.get(key)
+
+def paired_counts(base:list,  # the base model's records, from `score_replies`
+                  model:list, # the adapter's records of the same examples, in the same order
+                  key:str,    # one of `PAIRED`
+                 )->dict:
+    "On how many examples `model` beats, loses to or ties `base` on `key`, and the sign test's p."
+    better = worse = tied = 0
+    for b, m in zip(base, model, strict=True):
+        vb, vm = paired_value(b, key), paired_value(m, key)
+        if vb is None or vm is None: continue
+        d = PAIRED[key]*(vm - vb)
+        better, worse, tied = better + (d > TIE_TOL), worse + (d < -TIE_TOL), tied + (abs(d) <= TIE_TOL)
+    return {'better': better, 'worse': worse, 'tied': tied, 'p': sign_test_p(better, worse)}
+
+def vs_base(base:list, model:list, persona:str)->dict:
+    "`paired_counts` of every `PAIRED` metric on the examples of `persona`."
+    own = [(b, m) for b, m in zip(base, model, strict=True) if b['persona'] == persona]
+    return {k: paired_counts([b for b, _ in own], [m for _, m in own], k) for k in PAIRED}
+
+# %% ../nbs/04_eval.ipynb #89cd504f
+PAIRED_NOTE = ("On the same held-out prompts of the adapter's persona: on how many the adapter's reply scores better "
+    "than the base's, worse, or the same. nll_token: the reference reply's loss per token; persona_rank, voice_rank: the "
+    "rank of the reply's own persona (for both, lower is better); consistency: the reply's best cosine with one of its "
+    "persona's texts. sign-test p: the two-sided exact sign test over the untied prompts; above 0.05 the difference "
+    "could be chance.")
+
+def p_text(p:float)->str:
+    "A p-value for tables: three decimals, or '< 0.001'."
+    return '< 0.001' if p < 0.001 else f'{p:.3f}'
+
+def paired_table(metrics:dict,          # model name -> metrics, an adapter's with 'vs_base' (from `evaluate_models`)
+                 adapter_personas:dict, # adapter name -> its persona
+                )->str:
+    "Markdown rows of each adapter's `vs_base` counts and sign-test p; empty when no adapter has them."
+    rows = [f"| {p} | {a} | {k} | {c['better']} | {c['worse']} | {c['tied']} | {p_text(c['p'])} |"
+            for a, p in adapter_personas.items() for k, c in metrics.get(a, {}).get('vs_base', {}).items()]
+    head = ['| persona | adapter | metric | adapter better | base better | tied | sign-test p |', '|---|---|---|---|---|---|---|']
+    return '\n'.join(head + rows) if rows else ''
+
 # %% ../nbs/04_eval.ipynb #68524c38
 @dataclass
 class EvalReport:
@@ -683,6 +773,7 @@ class EvalReport:
     adapter_personas: dict = field(default_factory=dict)  # adapter name -> persona it was trained on
     decoding: dict = field(default_factory=dict)          # the `Decoding` of the replies, as a dict
     reference: dict = field(default_factory=dict)         # `reference_metrics` of the same examples
+    records: dict = field(default_factory=dict)           # model name -> its per-example records, with the prompt
 
     @property
     def separability(self)->dict:
@@ -700,7 +791,7 @@ class EvalReport:
 
 # %% ../nbs/04_eval.ipynb #d972d924
 TABLE_METRICS = ('ppl_token', 'ppl_word', 'f1', 'distinct_2', 'persona_consistency', 'persona_hits1', 'persona_mrr',
-                 'voice_hits1', 'loop_rate', 'eos_rate', 'mean_reply_len', 'n_scored', 'n_skipped')
+                 'voice_hits1', 'copy_rate', 'loop_rate', 'eos_rate', 'mean_reply_len', 'n_scored', 'n_skipped')
 
 @patch
 def table(self:EvalReport, keys=TABLE_METRICS)->str:
@@ -744,7 +835,7 @@ def evaluate_models(examples,                 # canonical examples (list or Data
     if not examples: raise PersonaFTError('No examples to evaluate')
     server = server or PersonaServer(base, adapters)
     decoding, table = decoding or server.decoding, persona_table(examples)
-    metrics, replies = {}, {}
+    metrics, replies, records = {}, {}, {}
     for name in server.names:
         if log: log(f'evaluating {name} on {len(examples)} examples')
         gens = server.generate(examples, name, max_new_tokens=max_new_tokens, batch_size=batch_size, decoding=decoding)
@@ -753,9 +844,13 @@ def evaluate_models(examples,                 # canonical examples (list or Data
         by = {p: summarize_records([r for r in recs if r['persona'] == p]) for p in personas}
         metrics[name] = {**summarize_records(recs), 'by_persona': by, 'decoding': asdict(decoding)}
         replies[name] = [g['text'] if g else '(skipped: too long)' for g in gens]
+        records[name] = [{'prompt': _prompt_text(e), **r} for e, r in zip(examples, recs)]
     adapter_personas = {n: r.persona for n, r in server.records.items()}
+    for n, p in adapter_personas.items():  # each adapter against the base, prompt by prompt, on its own persona
+        if 'base' in records and any(e['persona'] == p for e in examples):
+            metrics[n]['vs_base'] = vs_base(records['base'], records[n], p)
     return EvalReport(metrics, _samples(examples, replies, n_samples), adapter_personas, asdict(decoding),
-                      reference_metrics(examples, encoder, table))
+                      reference_metrics(examples, encoder, table), records)
 
 # %% ../nbs/04_eval.ipynb #c6956864
 def compare_decodings(examples:list,   # held-out canonical examples
@@ -838,7 +933,8 @@ METRICS_NOTE = ("Perplexities are of the reference replies under teacher forcing
     "generated replies. persona_hits1 / persona_mrr: how often the reply's own persona ranks first among the evaluated "
     "personas by similarity to their facts (chance is 1 / number of personas); voice_hits1: how often the reply's "
     "nearest reference reply (its own example's left out) is one of its own persona's; persona_consistency: the "
-    "reply's best cosine with one of its own persona's facts; loop_rate: share of replies that repeat a block of words "
+    "reply's best cosine with one of its own persona's facts; copy_rate: share of replies that repeat 5 words in a row of their "
+    "persona's facts or description (restating the system turn, which raises consistency and hits@1 by itself); loop_rate: share of replies that repeat a block of words "
     "back to back (lower is better). Examples that do not fit in a model's max_seq_length are skipped and counted "
     "(`n_skipped`), as in training.")
 
@@ -855,6 +951,8 @@ def _report_lines(report:EvalReport, title:str, info:dict|None)->list:
         md += ["## Each adapter on its own persona's examples", '', own, '',
                "The base model gets the same prompts, with the same persona's system turn. "
                "*reference replies*: the held-out replies of the data, scored as if a model had written them.", '']
+        if paired := paired_table(report.metrics, report.adapter_personas):
+            md += ['## Each adapter against the base, prompt by prompt', '', paired, '', PAIRED_NOTE, '']
     if len(report.adapter_personas) > 1:
         wins, n = report.own_best()
         best = f'{wins} of {n} adapters have the lowest perplexity on their own persona.'
@@ -869,11 +967,15 @@ def _report_lines(report:EvalReport, title:str, info:dict|None)->list:
 def write_report(report:EvalReport, output_dir, # where metrics.json, report.md and the PNG files go
                  title:str='persona_ft evaluation', info:dict|None=None, # extra facts listed under the title
                 )->Path:
-    "Write metrics.json, metrics.png, separability.png (several adapters) and report.md; return the report path."
+    "Write metrics.json, replies.jsonl, metrics.png, separability.png (several adapters), report.md; return its path."
     import matplotlib.pyplot as plt
     out = Path(output_dir); out.mkdir(parents=True, exist_ok=True)
     (out/'metrics.json').write_text(json.dumps(_json_safe(report.metrics), indent=2))
     if report.reference: (out/'reference_metrics.json').write_text(json.dumps(_json_safe(report.reference), indent=2))
+    if report.records:  # every reply of every model, with its scores: one JSON object per line
+        lines = [json.dumps(_json_safe({'model': n, 'example': i, **r})) for n, rs in report.records.items()
+                 for i, r in enumerate(rs)]
+        (out/'replies.jsonl').write_text('\n'.join(lines) + '\n')
     fig = plot_metrics(report); fig.savefig(out/'metrics.png', dpi=100); plt.close(fig)
     if len(report.adapter_personas) > 1:
         fig = plot_separability(report); fig.savefig(out/'separability.png', dpi=100); plt.close(fig)
@@ -1113,7 +1215,7 @@ def eval_parser():
     p.add_argument('--batch_size', type=int, default=8)
     p.add_argument('--output_dir', required=True, help='where metrics.json, report.md and the plots go')
     p.add_argument('--model_id', help="base model (default: the adapters' training records)")
-    p.add_argument('--overwrite', action='store_true', help='replace an existing report in --output_dir')
+    p.add_argument('--overwrite', action='store_true', help='replace --output_dir when it is not empty (its old contents go)')
     add_decoding_args(p); add_data_args(p)
     return p
 
@@ -1139,8 +1241,8 @@ def cli_eval(argv:list|None=None)->int:
     "`persona_ft eval`: evaluate base and adapters on the held-out split and write a report."
     a = eval_parser().parse_args(argv)
     out = Path(a.output_dir)
-    if (out/'metrics.json').exists() and not a.overwrite:
-        raise PersonaFTError(f'{out/"metrics.json"} exists: pass --overwrite to replace it')
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not a.overwrite:
+        raise PersonaFTError(f'{out} exists and is not empty: pass --overwrite to replace it (nothing was changed)')
     adapters = adapter_names(a.adapter)
     records = {n: read_training_card(d) for n, d in adapters.items()}
     personas = [p.strip() for p in a.persona_name.split(',')] if a.persona_name else None
@@ -1153,8 +1255,9 @@ def cli_eval(argv:list|None=None)->int:
             'adapters': ', '.join(f'{n} ({d})' for n, d in adapters.items()),
             'data': data or 'the training data of each adapter', **heldout_info(examples),
             'max_new_tokens': a.max_new_tokens}
-    path = write_report(report, out, info=info)
-    print(report.table()); print(f'report: {path}')
+    if out.is_dir() and not any(out.iterdir()): out.rmdir()  # an empty folder holds nothing to protect
+    write_atomically(out, lambda tmp: write_report(report, tmp, info=info), overwrite=a.overwrite)
+    print(report.table()); print(f"report: {out/'report.md'}")
     return 0
 
 # %% ../nbs/04_eval.ipynb #47f9afae

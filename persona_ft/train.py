@@ -24,10 +24,10 @@ __all__ = ['TRAIN_EXAMPLES', 'RECORD_FILE', 'RECORD_VERSION', 'TrainConfig', 'ma
            'check_outputs', 'write_atomically', 'RecordError', 'LoraRecord', 'DataRecord', 'TrainingRecord',
            'record_from_dict', 'save_record', 'load_record', 'heldout_key', 'examples_sha256', 'persona_profile',
            'load_for_training', 'split_for_training', 'eval_sample', 'prepare_data', 'mixed_precision',
-           'training_arguments', 'reply_logits_supported', 'shares_prefix', 'reply_only_loss', 'PersonaTrainer',
-           'PersonaLogCallback', 'build_trainer', 'plot_loss', 'tokenizer_sha256', 'stop_strings_for', 'card_markdown',
-           'library_versions', 'training_record', 'save_final_adapter', 'final_eval', 'eval_overhead', 'train_persona',
-           'train_personas', 'cli_train']
+           'training_arguments', 'reply_logits_supported', 'shares_prefix', 'persona_collator', 'reply_only_loss',
+           'PersonaTrainer', 'PersonaLogCallback', 'build_trainer', 'plot_loss', 'tokenizer_sha256', 'stop_strings_for',
+           'card_markdown', 'library_versions', 'training_record', 'save_final_adapter', 'final_eval', 'eval_overhead',
+           'train_persona', 'train_personas', 'cli_train']
 
 # %% ../nbs/03_train.ipynb #9f2bb58d
 def _opt(default, help:str):
@@ -567,6 +567,10 @@ def shares_prefix(model,                  # a causal LM or a PeftModel around on
     return (getattr(cfg, '_attn_implementation', None) == 'sdpa'
             and (window is None or (max_seq_length or float('inf')) <= window))
 
+def persona_collator(tokenizer, model, cfg:TrainConfig)->PersonaCollator:
+    "The training collator: a batch's shared start computed once where `cfg` asks for it and `shares_prefix` allows."
+    return PersonaCollator(tokenizer, share_prefix=cfg.share_prefix and shares_prefix(model, cfg.max_seq_length))
+
 # %% ../nbs/03_train.ipynb #95bcb362
 def reply_only_loss(model,                   # a causal LM or a PeftModel around one
                     batch:dict,              # input_ids, attention_mask, labels (-100 = no loss); position_ids if any
@@ -627,7 +631,7 @@ class PersonaLogCallback(TrainerCallback):
 def build_trainer(model, tokenizer, cfg:TrainConfig, persona:str, data:dict, precision:str='no')->Trainer:
     "A `PersonaTrainer` for one persona: its splits, the prompt collator, the log callback, `precision`, reply logits."
     args = training_arguments(cfg, run_dirs(cfg, persona)[0], precision)
-    collator = PersonaCollator(tokenizer, share_prefix=cfg.share_prefix and shares_prefix(model, cfg.max_seq_length))
+    collator = persona_collator(tokenizer, model, cfg)
     return PersonaTrainer(model=model, reply_logits=cfg.reply_logits, args=args, train_dataset=data['train'],
                           eval_dataset=data['eval'], data_collator=collator,
                           processing_class=tokenizer,
