@@ -1196,7 +1196,8 @@ def add_data_args(p):
 def eval_parser():
     "The argument parser of `persona_ft eval`."
     p = cli_parser('eval', 'Compare the base model and LoRA adapters on held-out persona data: perplexity, F1, '
-                   'diversity, persona consistency and recognition (hits@1), loops, EOS rate; writes metrics.json, '
+                   'diversity, persona consistency and recognition (hits@1, voice hits@1), loops, EOS rate, each adapter '
+                   'against the base prompt by prompt; writes metrics.json, replies.jsonl (every reply, scored), '
                    'report.md and plots.',
                    'persona_ft eval --adapter out/chef_marco_final_adapter --dataset_path bundled '
                    '--output_dir reports/chef\n'
@@ -1213,7 +1214,7 @@ def eval_parser():
     p.add_argument('--max_examples', type=int, default=50, help='held-out examples per persona (default 50)')
     p.add_argument('--max_new_tokens', type=int, default=64, help='generation budget per reply (default 64)')
     p.add_argument('--batch_size', type=int, default=8)
-    p.add_argument('--output_dir', required=True, help='where metrics.json, report.md and the plots go')
+    p.add_argument('--output_dir', required=True, help='the folder to create for metrics.json, replies.jsonl, report.md and the plots')
     p.add_argument('--model_id', help="base model (default: the adapters' training records)")
     p.add_argument('--overwrite', action='store_true', help='replace --output_dir when it is not empty (its old contents go)')
     add_decoding_args(p); add_data_args(p)
